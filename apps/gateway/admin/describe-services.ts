@@ -1,0 +1,24 @@
+import type { ServiceRuntime } from '../runtime/service-runtime.ts'
+
+// The admin view of a service: what it routes, where to, and the policy it enforces.
+export function describeService (svc: ServiceRuntime) {
+  const c = svc.config
+  return {
+    name: c.name,
+    prefix: c.prefix,
+    source: c.source,
+    upstreams: svc.upstreams.map((u) => ({ origin: u.origin, up: u.up, circuit: u.circuit })),
+    policy: {
+      rewritePrefix: c.rewritePrefix,
+      auth: c.auth,
+      scopes: c.scopes,
+      rateLimit: c.rateLimit,
+      circuitBreaker: c.circuitBreaker,
+      loadBalancing: c.loadBalancing,
+      healthCheck: c.healthCheck,
+      retries: c.retries,
+      websocket: c.websocket,
+      routes: c.routes,
+    },
+  }
+}

@@ -1,0 +1,250 @@
+import { createPublicKey, type KeyObject } from 'node:crypto'
+import type { TSchema } from '@sinclair/typebox'
+import { joinPath, type Report } from './problems.ts'
+import { readPem, resolvePath } from './files.ts'
+import { httpUrlProblem, normalizeCidr } from './rules.ts'
+import { hasShape } from './validate.ts'
+import { durationMs, ipAccess, rateLimitPolicy, resolveService, sizeBytes } from './resolve-service.ts'
+import {
+  AdminSchema, AuthSchema, CompressionSchema, DEFAULT_ADMIN, DEFAULT_COMPRESSION, DEFAULT_JWT, DEFAULT_LOGGING,
+  DEFAULT_RATE_LIMIT, DEFAULT_SERVER, DEFAULT_TIMEOUTS, IpAccessSchema, JWT_ALGORITHMS, LoggingSchema, RateLimitSchema,
+  ServerSchema, ServiceSchema, TRUST_PROXY_HINT,
+  type RawGateway, type RawService
+} from './schema.ts'
+import type { GatewayConfig, JwtConfig, RateLimitConfig, ServerConfig, ServiceConfig } from './types.ts'
+
+// The main config's sections, each resolved when its shape (types, required keys)
+// is right, so one bad section or value never hides the problems of another. Values
+// may still break a constraint the schema has already reported: the caller keeps one
+// problem per key path and returns no config when there is any.
+
+type Raw<K extends keyof RawGateway> = NonNullable<RawGateway[K]>
+
+export interface GatewayParts {
+  config: GatewayConfig | null // null when any section was not schema-valid
+  services: ServiceConfig[] // the valid ones, even when others are not
+  servicesDir: string | null
+  jwt: boolean | null // whether auth.jwt is configured; null = unknown (auth invalid)
+}
+
+interface Ctx {
+  report: Report
+  baseDir: string
+  file: string | null
+}
+
+function valid<T> (schema: TSchema, v: unknown): v is T {
+  return hasShape(schema, v)
+}
+
+function trustProxy (raw: Raw<'server'>['trustProxy'], report: Report): false | string[] {
+  if (raw === undefined || raw === false || raw.length === 0) return false
+  return raw.map((entry, i) => {
+    const path = `server.trustProxy[${i}]`
+    const cidr = normalizeCidr(entry)
+    if (cidr === null) report(path, `must be an IP address or CIDR; ${TRUST_PROXY_HINT}`)
+    // /0 trusts every peer, i.e. `true` in disguise: any client could spoof X-Forwarded-For.
+    else if (cidr.endsWith('/0')) report(path, `${entry} trusts every client; ${TRUST_PROXY_HINT}`)
+    return cidr ?? entry
+  })
+}
+
+function server (raw: Raw<'server'>, ctx: Ctx): ServerConfig {
+  const { report } = ctx
+  const t = raw.timeouts ?? {}
+  const timeout = (key: keyof typeof t, fallback: number, positive: boolean): number =>
+    t[key] === undefined ? fallback : durationMs(t[key], `server.timeouts.${key}`, report, positive)
+  const tls = raw.tls === undefined ? null : { cert: resolvePath(ctx.baseDir, raw.tls.cert), key: resolvePath(ctx.baseDir, raw.tls.key) }
+  const port = raw.port ?? DEFAULT_SERVER.port
+  if (raw.http2 === true && tls === null) report('server.http2', 'needs server.tls (HTTP/2 is offered through TLS ALPN)')
+  if (raw.httpRedirect !== undefined) {
+    if (tls === null) report('server.httpRedirect', 'needs server.tls (it redirects to https)')
+    if (raw.httpRedirect.port === port && port !== 0) report('server.httpRedirect.port', 'must differ from server.port')
+  }
+  return {
+    host: raw.host ?? DEFAULT_SERVER.host,
+    port,
+    trustProxy: trustProxy(raw.trustProxy, report),
+    bodyLimit: raw.bodyLimit === undefined ? DEFAULT_SERVER.bodyLimit : sizeBytes(raw.bodyLimit, 'server.bodyLimit', report, true),
+    maxConnections: raw.maxConnections ?? DEFAULT_SERVER.maxConnections,
+    timeouts: {
+      connectMs: timeout('connect', DEFAULT_TIMEOUTS.connectMs, true),
+      upstreamMs: timeout('upstream', DEFAULT_TIMEOUTS.upstreamMs, true),
+      keepAliveMs: timeout('keepAlive', DEFAULT_TIMEOUTS.keepAliveMs, false),
+      headersMs: timeout('headers', DEFAULT_TIMEOUTS.headersMs, true),
+      drainMs: timeout('drain', DEFAULT_TIMEOUTS.drainMs, false)
+    },
+    tls,
+    http2: raw.http2 ?? DEFAULT_SERVER.http2,
+    httpRedirect: raw.httpRedirect === undefined ? null : { port: raw.httpRedirect.port }
+  }
+}
+
+const EC_CURVE_ALG: Record<string, string> = { prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' }
+
+// The algorithms a public key can verify: the token's alg must match the key type.
+function algorithmsForKey (key: KeyObject): string[] {
+  switch (key.asymmetricKeyType) {
+    case 'rsa': return ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
+    case 'rsa-pss': return ['PS256', 'PS384', 'PS512']
+    case 'ec': {
+      const alg = EC_CURVE_ALG[key.asymmetricKeyDetails?.namedCurve ?? '']
+      return alg === undefined ? [] : [alg]
+    }
+    case 'ed25519':
+    case 'ed448': return ['EdDSA']
+    default: return []
+  }
+}
+
+function publicKey (value: string, ctx: Ctx): { pem: string, algorithms: string[] } | null {
+  const path = 'auth.jwt.publicKey'
+  const r = readPem(value, ctx.baseDir)
+  if ('error' in r) {
+    ctx.report(path, r.error)
+    return null
+  }
+  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(r.pem)) {
+    ctx.report(path, 'is a private key: give the public key (never deploy the signing key to the gateway)')
+    return null
+  }
+  let key: KeyObject
+  try {
+    key = createPublicKey(r.pem)
+  } catch {
+    ctx.report(path, 'is not a PEM public key')
+    return null
+  }
+  const algorithms = algorithmsForKey(key)
+  if (algorithms.length === 0) ctx.report(path, `is a ${key.asymmetricKeyType ?? 'unknown'} key, which cannot verify JWTs (use RSA, EC P-256/384/521 or Ed25519)`)
+  return { pem: r.pem, algorithms }
+}
+
+function jwt (raw: NonNullable<Raw<'auth'>['jwt']>, ctx: Ctx): JwtConfig {
+  const { report } = ctx
+  const sources = (['secret', 'publicKey', 'jwksUrl'] as const).filter(k => raw[k] !== undefined)
+  if (sources.length !== 1) {
+    report('auth.jwt', sources.length === 0
+      ? 'needs a key source: one of secret, publicKey, jwksUrl'
+      : `needs exactly one key source, found ${sources.join(' and ')}`)
+  }
+  if (raw.secret === '') report('auth.jwt.secret', 'is empty (is its environment variable set?)')
+  if (raw.jwksUrl !== undefined) {
+    const problem = httpUrlProblem(raw.jwksUrl)
+    if (problem !== null) report('auth.jwt.jwksUrl', problem)
+  }
+  const key = raw.publicKey === undefined ? null : publicKey(raw.publicKey, ctx)
+  const hmac = sources.length === 1 && sources[0] === 'secret'
+  // [HS256] is the default with a secret; a key's own type decides otherwise.
+  const algorithms = raw.algorithms ?? (hmac || sources.length !== 1 ? [...DEFAULT_JWT.algorithms] : key?.algorithms.slice(0, 1) ?? ['RS256'])
+  algorithms.forEach((alg, i) => {
+    const path = `auth.jwt.algorithms[${i}]`
+    if (alg.toLowerCase() === 'none') report(path, '"none" is never accepted (unsigned tokens)')
+    else if (!(JWT_ALGORITHMS as readonly string[]).includes(alg)) report(path, `must be one of: ${JWT_ALGORITHMS.join(', ')}`)
+    else if (sources.length !== 1) return
+    else if (alg.startsWith('HS') && !hmac) report(path, `${alg} needs secret: a public key is never used as an HMAC secret`)
+    else if (!alg.startsWith('HS') && hmac) report(path, `${alg} needs publicKey or jwksUrl (secret is for HS256, HS384, HS512)`)
+    else if (key !== null && !alg.startsWith('HS') && !key.algorithms.includes(alg)) report(path, `${alg} does not match the type of publicKey`)
+  })
+  const out: JwtConfig = {
+    algorithms,
+    clockToleranceMs: raw.clockTolerance === undefined ? DEFAULT_JWT.clockToleranceMs : durationMs(raw.clockTolerance, 'auth.jwt.clockTolerance', report, false),
+    forwardAuthorization: raw.forwardAuthorization ?? DEFAULT_JWT.forwardAuthorization
+  }
+  if (raw.secret !== undefined) out.secret = raw.secret
+  if (key !== null) out.publicKey = key.pem
+  if (raw.jwksUrl !== undefined) out.jwksUrl = raw.jwksUrl
+  if (raw.issuer !== undefined) out.issuer = raw.issuer
+  if (raw.audience !== undefined) out.audience = raw.audience
+  return out
+}
+
+function rateLimit (raw: Raw<'rateLimit'>, report: Report): RateLimitConfig {
+  const d = DEFAULT_RATE_LIMIT
+  const url = raw.redis?.url ?? d.redis.url
+  if (!/^rediss?:\/\//.test(url)) report('rateLimit.redis.url', 'must be a redis:// or rediss:// URL')
+  return {
+    store: raw.store ?? d.store,
+    redis: {
+      url,
+      keyPrefix: raw.redis?.keyPrefix ?? d.redis.keyPrefix,
+      timeoutMs: raw.redis?.timeout === undefined ? d.redis.timeoutMs : durationMs(raw.redis.timeout, 'rateLimit.redis.timeout', report, true)
+    },
+    onStoreError: raw.onStoreError ?? d.onStoreError,
+    default: raw.default === undefined ? null : rateLimitPolicy(raw.default, 'rateLimit.default', report)
+  }
+}
+
+function compression (raw: Raw<'compression'>, report: Report): GatewayConfig['compression'] {
+  if (raw === false) return false
+  if (raw === true) return { threshold: DEFAULT_COMPRESSION.threshold, encodings: [...DEFAULT_COMPRESSION.encodings] }
+  return {
+    threshold: raw.threshold === undefined ? DEFAULT_COMPRESSION.threshold : sizeBytes(raw.threshold, 'compression.threshold', report, false),
+    encodings: [...new Set(raw.encodings ?? DEFAULT_COMPRESSION.encodings)]
+  }
+}
+
+// `value` is the normalised tree (see validate.ts), whose schema problems are reported.
+export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): GatewayParts {
+  const { report } = ctx
+  let sound = true
+  const section = <T>(schema: TSchema, key: string): T | undefined => {
+    const v = value[key]
+    if (v === undefined || valid<T>(schema, v)) return v as T | undefined
+    sound = false
+    return undefined
+  }
+  const rawServer = section<Raw<'server'>>(ServerSchema, 'server') ?? {}
+  const rawLogging = section<Raw<'logging'>>(LoggingSchema, 'logging') ?? {}
+  const rawAdmin = section<Raw<'admin'>>(AdminSchema, 'admin') ?? {}
+  const rawAuth = section<Raw<'auth'>>(AuthSchema, 'auth')
+  const rawRateLimit = section<Raw<'rateLimit'>>(RateLimitSchema, 'rateLimit')
+  const rawIpAccess = section<Raw<'ipAccess'>>(IpAccessSchema, 'ipAccess')
+  const rawCompression = section<Raw<'compression'>>(CompressionSchema, 'compression')
+  const rawServicesDir = value.servicesDir
+  if (rawServicesDir !== undefined && (typeof rawServicesDir !== 'string' || rawServicesDir === '')) sound = false
+
+  const srv = server(rawServer, ctx)
+  const adminPort = rawAdmin.port ?? DEFAULT_ADMIN.port
+  if (adminPort === srv.port && adminPort !== 0) report('admin.port', 'must differ from server.port')
+  const jwtConfig = rawAuth?.jwt === undefined ? null : jwt(rawAuth.jwt, ctx)
+
+  const services: ServiceConfig[] = []
+  const rawServices = Array.isArray(value.services) ? value.services : []
+  if (value.services !== undefined && !Array.isArray(value.services)) sound = false
+  rawServices.forEach((s, i) => {
+    if (!valid<RawService>(ServiceSchema, s)) {
+      sound = false
+      return
+    }
+    const source = ctx.file === null ? { source: 'config' as const } : { source: 'config' as const, file: ctx.file }
+    services.push(resolveService(s, joinPath('services', i), { report, baseDir: ctx.baseDir }, source))
+  })
+
+  const servicesDir = typeof rawServicesDir === 'string' && rawServicesDir !== '' ? resolvePath(ctx.baseDir, rawServicesDir) : null
+  // Resolved before the soundness check so their own problems are reported as well.
+  const rateLimitConfig = rawRateLimit === undefined ? null : rateLimit(rawRateLimit, report)
+  const ipAccessConfig = rawIpAccess === undefined ? null : ipAccess(rawIpAccess, 'ipAccess', report)
+  const compressionConfig = rawCompression === undefined ? false : compression(rawCompression, report)
+  const parts = { services, servicesDir, jwt: rawAuth === undefined && value.auth !== undefined ? null : jwtConfig !== null }
+  if (!sound) return { ...parts, config: null }
+  return {
+    ...parts,
+    config: {
+      file: ctx.file,
+      server: srv,
+      logging: { level: rawLogging.level ?? DEFAULT_LOGGING.level, access: rawLogging.access ?? DEFAULT_LOGGING.access },
+      admin: {
+        host: rawAdmin.host ?? DEFAULT_ADMIN.host,
+        port: adminPort,
+        token: rawAdmin.token === undefined || rawAdmin.token === '' ? null : rawAdmin.token
+      },
+      servicesDir,
+      auth: { jwt: jwtConfig },
+      rateLimit: rateLimitConfig,
+      ipAccess: ipAccessConfig,
+      compression: compressionConfig,
+      services
+    }
+  }
+}

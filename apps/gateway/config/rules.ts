@@ -1,0 +1,91 @@
+import { isIP } from 'node:net'
+import { HTTP_METHODS } from './schema.ts'
+
+// Value rules the schema cannot express well. Each returns the user-facing message
+// of what is wrong (or the normalised value), never throws.
+
+// Characters a prefix may hold: RFC 3986 pchar minus "%" (an escape would let two
+// spellings name one path) and "*" (the route wildcard).
+const PATH_CHAR = /[A-Za-z0-9\-._~!$&'()+,;=:@/]/
+
+export function pathProblem (p: string, what: 'prefix' | 'path'): string | null {
+  if (!p.startsWith('/')) return 'must start with /'
+  if (p === '/') return what === 'prefix' ? 'must name a path such as /api/users, not / alone' : 'must not be / alone'
+  if (p.endsWith('/')) return `must not end with / (write ${p.replace(/\/+$/, '') || '/api/users'})`
+  for (const ch of p) if (!PATH_CHAR.test(ch)) return `must not contain ${JSON.stringify(ch)}`
+  const segments = p.slice(1).split('/')
+  if (segments.includes('')) return 'must not contain empty segments (//)'
+  if (segments.some(s => s === '.' || s === '..')) return 'must not contain . or .. segments'
+  return null
+}
+
+// Route paths are public paths under the service prefix; only a final `/*` is special.
+export function routePathProblem (p: string, prefix: string | null): string | null {
+  const base = p.endsWith('/*') ? p.slice(0, -2) : p
+  if (base.includes('*')) return 'may only use * as a final /* segment'
+  const problem = pathProblem(base, 'path')
+  if (problem !== null) return problem
+  if (prefix !== null && base !== prefix && !base.startsWith(prefix + '/')) return `must start with the service prefix ${prefix}`
+  return null
+}
+
+export function upstreamOrigin (u: string): { origin: string } | { error: string } {
+  let url: URL
+  try {
+    url = new URL(u)
+  } catch {
+    return { error: 'must be an http(s) URL' }
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') return { error: 'must be an http(s) URL' }
+  if (url.username !== '' || url.password !== '') return { error: 'must not contain credentials' }
+  if (u.includes('?') || u.includes('#')) return { error: 'must not contain a query or fragment' }
+  if (url.pathname !== '/') return { error: `must be an origin without a path (got ${url.pathname}; use rewritePrefix)` }
+  return { origin: url.origin }
+}
+
+export function httpUrlProblem (u: string): string | null {
+  try {
+    const url = new URL(u)
+    return url.protocol === 'http:' || url.protocol === 'https:' ? null : 'must be an http(s) URL'
+  } catch {
+    return 'must be an http(s) URL'
+  }
+}
+
+// "10.0.0.0/8" or a bare address; a bare address means /32 (IPv4) or /128 (IPv6).
+export function normalizeCidr (s: string): string | null {
+  const parts = s.trim().split('/')
+  if (parts.length > 2) return null
+  const family = isIP(parts[0])
+  if (family === 0) return null
+  const max = family === 4 ? 32 : 128
+  if (parts.length === 1) return `${parts[0]}/${max}`
+  if (!/^\d{1,3}$/.test(parts[1]) || Number(parts[1]) > max) return null
+  return `${parts[0]}/${Number(parts[1])}`
+}
+
+export function httpMethod (m: string): string | null {
+  const up = m.toUpperCase()
+  return (HTTP_METHODS as readonly string[]).includes(up) ? up : null
+}
+
+const HEADER_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+export function headerName (h: string): string | null {
+  return HEADER_TOKEN.test(h) ? h.toLowerCase() : null
+}
+
+// The scope claim is space-separated, so a scope containing a space can never match.
+export function scopeProblem (s: string): string | null {
+  return /\s/.test(s) ? 'must not contain spaces (the scope claim is space-separated)' : null
+}
+
+export function corsOrigin (o: string): string | null {
+  if (o === '*') return o
+  try {
+    const url = new URL(o)
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') return null
+    return url.pathname === '/' && !o.includes('?') && !o.includes('#') && url.username === '' ? url.origin : null
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,90 @@
+import fp from 'fastify-plugin'
+import httpProxy from '@fastify/http-proxy'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { IncomingHttpHeaders } from 'node:http'
+import { pipeline, Readable } from 'node:stream'
+import type { ServiceRuntime } from '../../apps/gateway/runtime/service-runtime.ts'
+import * as E from '../errors/errors.ts'
+import { sendProblem } from '../errors/index.ts'
+import { buildUpstreamHeaders, type ForwardOptions } from './forward-headers.ts'
+import { buildClientHeaders } from './response-headers.ts'
+import { kProxyCall, type ProxyCall } from './upstream-dispatcher.ts'
+import { classify, rootCause, toClientError } from './upstream-errors.ts'
+import { limitBody } from './body-limit.ts'
+
+export { normalizeTarget } from './normalize-path.ts'
+export { createUpstreamDispatcher, kProxyCall } from './upstream-dispatcher.ts'
+export type { UpstreamHooks, UpstreamOutcome } from './upstream-dispatcher.ts'
+
+export interface ProxyPluginOptions extends ForwardOptions {
+  services: ServiceRuntime[]
+  // The object reply-from calls `request()` on (see upstream-dispatcher.ts).
+  dispatcher: { request: (...args: never[]) => unknown }
+  bodyLimit: number
+}
+
+// Methods proxied; CONNECT and TRACE are never forwarded (TRACE echoes credentials).
+const METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS']
+
+async function proxyPlugin (app: FastifyInstance, opts: ProxyPluginOptions) {
+  const forward: ForwardOptions = { forwardAuthorization: opts.forwardAuthorization, isTrustedPeer: opts.isTrustedPeer }
+
+  for (const svc of opts.services) {
+    // One encapsulated http-proxy per service: its routes carry the service in their config.
+    await app.register(async function serviceScope (scope) {
+      scope.addHook('onRequest', function checkDeclaredLength (request, _reply, done) {
+        const declared = request.headers['content-length']
+        if (declared !== undefined && Number(declared) > opts.bodyLimit) {
+          done(new E.PayloadTooLarge(`Request body is larger than ${opts.bodyLimit} bytes`))
+          return
+        }
+        done()
+      })
+      scope.addHook('preHandler', function limitStreamingBody (request, _reply, done) {
+        if (request.body instanceof Readable && request.headers['content-length'] === undefined) {
+          const limited = limitBody(opts.bodyLimit)
+          pipeline(request.body, limited, () => {})
+          request.body = limited
+        }
+        done()
+      })
+
+      await scope.register(httpProxy, {
+        upstream: svc.config.upstreams[0]!,
+        prefix: svc.config.prefix,
+        rewritePrefix: svc.config.rewritePrefix,
+        httpMethods: METHODS,
+        config: { service: svc },
+        internalRewriteLocationHeader: false,
+        disableRequestLogging: true,
+        undici: opts.dispatcher as never,
+        replyOptions: {
+          timeout: svc.timeoutMs,
+          // reply-from would retry a GET answered 503 up to ten times; SPEC: never retry after
+          // the upstream answered. Retries before the request was sent live in the dispatcher.
+          retryDelay: () => null,
+          rewriteRequestHeaders (request: FastifyRequest, headers: IncomingHttpHeaders) {
+            const out = buildUpstreamHeaders(request, headers, svc, forward) as Record<string | symbol, unknown>
+            out[kProxyCall] = { request, svc } satisfies ProxyCall
+            return out as IncomingHttpHeaders
+          },
+          rewriteHeaders (headers: IncomingHttpHeaders, request: FastifyRequest) {
+            return buildClientHeaders(headers, request, svc)
+          },
+          onError (reply: FastifyReply, { error }: { error: Error }) {
+            const cause = rootCause(error)
+            if (E.isGatewayError(cause)) {
+              sendProblem(reply.request, reply, cause)
+              return
+            }
+            const kind = classify(cause)
+            if (kind === 'aborted' && reply.raw.destroyed) return
+            sendProblem(reply.request, reply, toClientError(kind))
+          },
+        },
+      } as never)
+    })
+  }
+}
+
+export default fp(proxyPlugin, { name: 'gatehouse-proxy', fastify: '5.x' })

@@ -1,0 +1,66 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance } from 'fastify'
+import type { ServerResponse } from 'node:http'
+import type { ServiceRuntime } from '../../apps/gateway/runtime/service-runtime.ts'
+import { newTraceContext, parseTraceparent } from './trace-context.ts'
+import { BadRequest } from '../errors/errors.ts'
+
+export { requestIdFor } from './request-id.ts'
+
+// Per-request state shared by the plugins of one request. One object, created once in
+// the first onRequest hook, so later hooks and the access log read plain fields.
+export interface RequestContext {
+  service: ServiceRuntime | null
+  startMs: number
+  traceparent: string
+  traceId: string
+  consumer: string | null
+  scopes: string[] | null
+  upstream: string | null
+  upstreamStartMs: number
+  upstreamMs: number | null
+  code: string | null
+  // The raw response, so code that only sees the request can tell when the client left.
+  res: ServerResponse
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    gw: RequestContext
+  }
+  interface FastifyContextConfig {
+    service?: ServiceRuntime
+  }
+}
+
+// Set by the URL normaliser (rewriteUrl runs before routing, where it cannot answer).
+export const kBadTarget = Symbol('gatehouse.badTarget')
+
+async function requestContextPlugin (app: FastifyInstance) {
+  app.decorateRequest('gw', null as unknown as RequestContext)
+  app.addHook('onRequest', function createRequestContext (request, reply, done) {
+    const trace = parseTraceparent(request.headers.traceparent as string | undefined) ?? newTraceContext()
+    request.gw = {
+      service: request.routeOptions.config.service ?? null,
+      startMs: performance.now(),
+      traceparent: trace.traceparent,
+      traceId: trace.traceId,
+      consumer: null,
+      scopes: null,
+      upstream: null,
+      upstreamStartMs: 0,
+      upstreamMs: null,
+      code: null,
+      res: reply.raw,
+    }
+    const bad = (request.raw as unknown as Record<symbol, string | undefined>)[kBadTarget]
+    if (bad !== undefined) {
+      request.gw.service = null
+      done(new BadRequest(bad))
+      return
+    }
+    done()
+  })
+}
+
+export default fp(requestContextPlugin, { name: 'gatehouse-request-context', fastify: '5.x' })

@@ -1,0 +1,68 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { createUpstream } from '../helpers/upstream.ts'
+import { baseConfig, createGateway } from '../helpers/gateway.ts'
+import { rawRequest } from '../helpers/raw-http.ts'
+
+async function twoServices (t: import('node:test').TestContext) {
+  const users = await createUpstream(t)
+  const admin = await createUpstream(t)
+  const gw = await createGateway(t, baseConfig([
+    { name: 'users', prefix: '/api/users', upstreams: [users.origin], rewritePrefix: '/users' },
+    { name: 'admin', prefix: '/api/admin', upstreams: [admin.origin] },
+  ]))
+  return { users, admin, gw }
+}
+
+test('path traversal through dot segments, %2e and %2f never reaches another service via the users prefix', async (t) => {
+  const { users, admin, gw } = await twoServices(t)
+  const attempts = [
+    '/api/users/..%2fadmin/secret',
+    '/api/users/%2e%2e%2fadmin',
+    '/api/users/..%2F..%2Fapi%2Fadmin',
+    '/api/users/%252e%252e/admin',
+    '/api/users/x/..;/..;/admin',
+    '/api/users//..//admin',
+  ]
+  for (const path of attempts) {
+    const res = await gw.inject(path)
+    assert.ok(res.statusCode < 500, `${path} -> ${res.statusCode}`)
+  }
+  assert.equal(admin.requests.length, 0, 'the admin service received nothing')
+  for (const r of users.requests) {
+    assert.ok(r.url.startsWith('/users/') || r.url === '/users', r.url)
+    assert.ok(!/(^|\/)\.\.?(\/|$)/.test(r.url.split('?')[0]!), `no dot segments forwarded: ${r.url}`)
+  }
+})
+
+test('encoded slashes and backslashes stay encoded on the way upstream', async (t) => {
+  const { users, gw } = await twoServices(t)
+  const res = await gw.inject('/api/users/a%2Fb/c%5Cd')
+  assert.equal(res.statusCode, 200)
+  assert.equal(users.requests.at(-1)!.url, '/users/a%2Fb/c%5Cd')
+})
+
+test('dot segments are resolved before routing: the request goes where its normalised path points', async (t) => {
+  const { users, admin, gw } = await twoServices(t)
+  const res = await gw.inject('/api/admin/../users/%2e/7')
+  assert.equal(res.statusCode, 200)
+  assert.equal(users.requests.at(-1)!.url, '/users/7')
+  assert.equal(admin.requests.length, 0)
+})
+
+test('malformed escapes, encoded NUL, raw backslash and climbing above root are 400, never forwarded', async (t) => {
+  const users = await createUpstream(t)
+  const admin = await createUpstream(t)
+  const gw = await createGateway(t, baseConfig([
+    { name: 'users', prefix: '/api/users', upstreams: [users.origin], rewritePrefix: '/users' },
+    { name: 'admin', prefix: '/api/admin', upstreams: [admin.origin] },
+  ]), { listen: true })
+  // Raw bytes on a socket: no client library gets to normalise these paths first.
+  for (const path of ['/api/users/%', '/api/users/%zz', '/api/users/a%00b', '/api/users/%2', '/..', '/api/../../etc/passwd',
+    '/%2e%2e/api/users', '/api/users/x\\..\\..\\admin', '/api/users/..;/admin']) {
+    const res = await rawRequest(gw.url!, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
+    assert.equal(res.status, 400, path)
+    assert.equal(JSON.parse(res.body).code, 'GW_BAD_REQUEST', path)
+  }
+  assert.equal(users.requests.length + admin.requests.length, 0)
+})
