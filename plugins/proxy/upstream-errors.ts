@@ -42,7 +42,8 @@ export function rootCause (err: unknown): unknown {
 }
 
 export function classify (err: unknown): UpstreamErrorKind {
-  const code = (err as { code?: string } | undefined)?.code ?? ''
+  const raw = (err as { code?: unknown } | undefined)?.code
+  const code = typeof raw === 'string' ? raw : ''
   const known = KIND_BY_CODE[code]
   if (known !== undefined) return known
   if (code.startsWith('HPE_')) return 'malformed'
@@ -51,7 +52,8 @@ export function classify (err: unknown): UpstreamErrorKind {
 }
 
 export function neverSent (err: unknown): boolean {
-  return NOT_SENT.has((err as { code?: string } | undefined)?.code ?? '')
+  const code = (err as { code?: unknown } | undefined)?.code
+  return typeof code === 'string' && NOT_SENT.has(code)
 }
 
 export function toClientError (kind: UpstreamErrorKind): E.GatewayError {
