@@ -140,7 +140,6 @@ function circuitBreaker (raw: RawService['circuitBreaker'], path: string, report
 }
 
 function healthCheck (raw: NonNullable<RawService['healthCheck']>, path: string, report: Report): HealthCheckConfig {
-  if (!raw.path.startsWith('/')) report(joinPath(path, 'path'), 'must start with /')
   const d = DEFAULT_HEALTH_CHECK
   return {
     path: raw.path,

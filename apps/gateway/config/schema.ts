@@ -154,7 +154,7 @@ export const CircuitBreakerSchema = Strict({
 })
 
 export const HealthCheckSchema = Strict({
-  path: NonEmpty,
+  path: Type.String({ pattern: '^/', errorMessage: 'must start with /' }),
   interval: Type.Optional(Duration),
   unhealthyAfter: Type.Optional(PositiveInt),
   healthyAfter: Type.Optional(PositiveInt)

@@ -43,10 +43,10 @@ export function checkServiceSet (services: ServiceConfig[], opts: { jwt?: boolea
     else problems.push({ file: where.file, path: where.path('prefix'), message: `duplicate prefix "${s.prefix}" (also service "${services[firstPrefix].name}", ${describe(services, firstPrefix, 'prefix')})` })
     if (opts.jwt === false) {
       // A service that requires a token with no way to verify one would answer 401 to everything.
-      if (s.auth !== 'none') problems.push({ file: where.file, path: where.path('auth'), message: `is "${s.auth}" (the default is "required") but auth.jwt is not configured; configure auth.jwt or set auth: none` })
+      if (s.auth !== 'none') problems.push({ file: where.file, path: where.path('auth'), message: `"${s.auth}" needs auth.jwt, which is not configured (auth defaults to "required"; set auth: none for a public service)` })
       s.routes.forEach((r, j) => {
         if (r.auth !== undefined && r.auth !== 'none') {
-          problems.push({ file: where.file, path: where.path(`routes[${j}].auth`), message: `is "${r.auth}" but auth.jwt is not configured` })
+          problems.push({ file: where.file, path: where.path(`routes[${j}].auth`), message: `"${r.auth}" needs auth.jwt, which is not configured` })
         }
       })
     }

@@ -1,0 +1,74 @@
+import { test, type TestContext } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { runCheck } from '../../apps/gateway/commands/check.ts'
+
+function captureIo (env: NodeJS.ProcessEnv = {}) {
+  const out: string[] = []
+  const err: string[] = []
+  return {
+    io: { stdout: { write: (s: string) => out.push(s) }, stderr: { write: (s: string) => err.push(s) }, env },
+    stdout: () => out.join(''),
+    stderr: () => err.join('')
+  }
+}
+
+async function configDir (t: TestContext, main: string, services: Record<string, string> = {}): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-check-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  await writeFile(join(dir, 'gateway.yaml'), main)
+  await mkdir(join(dir, 'services.d'))
+  for (const [name, text] of Object.entries(services)) await writeFile(join(dir, 'services.d', name), text)
+  return dir
+}
+
+const MAIN = `auth:
+  jwt: { secret: "\${JWT_SECRET}" }
+servicesDir: ./services.d
+services:
+  - name: users
+    prefix: /api/users
+    upstreams: [http://127.0.0.1:3001]
+`
+
+test('check: a valid config prints "ok: <N> services" (main file + servicesDir) and exits 0', async (t) => {
+  const dir = await configDir(t, MAIN, { 'orders.yaml': 'name: orders\nprefix: /api/orders\nupstreams: [http://127.0.0.1:3002]\n' })
+  const c = captureIo({ JWT_SECRET: 'dev-secret' })
+  assert.equal(await runCheck({ config: join(dir, 'gateway.yaml') }, c.io), 0)
+  assert.equal(c.stdout(), 'ok: 2 services\n')
+  assert.equal(c.stderr(), '')
+})
+
+test('check: reads GATEHOUSE_CONFIG when --config is not given', async (t) => {
+  const dir = await configDir(t, MAIN)
+  const c = captureIo({ JWT_SECRET: 'dev-secret', GATEHOUSE_CONFIG: join(dir, 'gateway.yaml') })
+  assert.equal(await runCheck({}, c.io), 0)
+  assert.equal(c.stdout(), 'ok: 1 services\n')
+})
+
+test('check: exit 1 with one "<file>: <key path>: <message>" line per problem on stderr', async (t) => {
+  const dir = await configDir(t, MAIN.replace('http://127.0.0.1:3001', 'localhost:3001'), {
+    'orders.yaml': 'name: orders\nprefix: /api/users\nupstreams: [http://127.0.0.1:3002]\nrateLimt: { max: 1, window: 1s }\n'
+  })
+  const c = captureIo({})
+  assert.equal(await runCheck({ config: join(dir, 'gateway.yaml') }, c.io), 1)
+  assert.equal(c.stdout(), '')
+  assert.deepEqual(c.stderr().split('\n'), [
+    'gateway.yaml: services[0].upstreams[0]: must be an http(s) URL',
+    'gateway.yaml: auth.jwt.secret: is empty (is its environment variable set?)',
+    'services.d/orders.yaml: rateLimt: unknown key (did you mean "rateLimit"?)',
+    ''
+  ])
+})
+
+test('check: a missing config file is exit 1 with a clear line; no config at all is a usage error', async (t) => {
+  const dir = await configDir(t, MAIN)
+  const c = captureIo({})
+  assert.equal(await runCheck({ config: join(dir, 'missing.yaml') }, c.io), 1)
+  assert.equal(c.stderr(), `missing.yaml: cannot read ${join(dir, 'missing.yaml')}: no such file or directory\n`)
+  const u = captureIo({})
+  assert.equal(await runCheck({}, u.io), 2)
+  assert.match(u.stderr(), /--config FILE or set GATEHOUSE_CONFIG/)
+})
