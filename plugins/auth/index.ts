@@ -1,0 +1,127 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { TokenError } from 'fast-jwt'
+import type { GatewayContext } from '../../apps/gateway/context.ts'
+import type { ServiceRuntime } from '../../apps/gateway/runtime/service-runtime.ts'
+import { bearerToken, DEFAULT_MAX_TOKEN_BYTES } from './bearer.ts'
+import { insufficientScope, invalidToken, missingToken, type FailureReason } from './challenge.ts'
+import { identityOf } from './identity.ts'
+import { compilePolicy, ruleFor, type Rule, type ServicePolicy } from './policy.ts'
+import type { KeySource } from './key-source.ts'
+import type { Verify } from './verifier.ts'
+
+export { createKeySource, type AuthKeyOptions, type KeySource } from './key-source.ts'
+
+export interface AuthPluginOptions {
+  ctx: GatewayContext
+  services: ServiceRuntime[]
+  maxTokenBytes?: number
+}
+
+export const DEFAULT_AUTH_OPTIONS = { maxTokenBytes: DEFAULT_MAX_TOKEN_BYTES }
+
+interface Counter { inc: () => void }
+
+interface CompiledPolicy extends ServicePolicy {
+  failures: Record<FailureReason, Counter>
+}
+
+// JWT authentication and scope authorization (SPEC: auth.jwt, per-service auth/scopes,
+// routes[]). Runs in onRequest, before rate limits and before any body byte is read.
+// Keys (and the JWKS cache) live in ctx.auth for the gateway's lifetime; the policies
+// below are compiled once per generation.
+async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions) {
+  const { ctx } = opts
+  const keys: KeySource | null = ctx.auth
+  const maxTokenBytes = opts.maxTokenBytes ?? DEFAULT_AUTH_OPTIONS.maxTokenBytes
+  const policies = new Map<ServiceRuntime, CompiledPolicy>()
+  for (const svc of opts.services) {
+    const policy = compilePolicy(svc.config)
+    if (policy === null) continue
+    const c = ctx.metrics.authFailures
+    policies.set(svc, {
+      ...policy,
+      failures: {
+        missing: c.labels(svc.name, 'missing'),
+        invalid: c.labels(svc.name, 'invalid'),
+        expired: c.labels(svc.name, 'expired'),
+        scope: c.labels(svc.name, 'scope'),
+      },
+    })
+  }
+  // No service needs a token: no hook, no per-request cost at all.
+  if (policies.size === 0) return
+
+  function rejected (policy: CompiledPolicy, err: unknown): Error {
+    const code = (err as TokenError).code
+    if (code === TokenError.codes.expired) {
+      policy.failures.expired.inc()
+      return invalidToken('The bearer token has expired')
+    }
+    policy.failures.invalid.inc()
+    return invalidToken(code === TokenError.codes.inactive ? 'The bearer token is not valid yet' : 'The bearer token is invalid')
+  }
+
+  function unusable (policy: CompiledPolicy, detail: string): Error {
+    policy.failures.invalid.inc()
+    return invalidToken(detail)
+  }
+
+  // Verify, then authorize. Returns the error to answer with, or undefined to go on.
+  function check (request: FastifyRequest, verify: Verify, token: string, rule: Rule, policy: CompiledPolicy): Error | undefined {
+    let claims
+    try {
+      claims = verify(token)
+    } catch (err) {
+      return rejected(policy, err)
+    }
+    const identity = identityOf(claims)
+    if (identity.badSubject) return unusable(policy, 'The token\'s sub claim cannot be used as a consumer id')
+    const gw = request.gw
+    gw.consumer = identity.consumer
+    gw.scopes = identity.scopes
+    const required = rule.scopes
+    for (let i = 0; i < required.length; i++) {
+      if (!identity.scopeSet.has(required[i]!)) {
+        policy.failures.scope.inc()
+        return insufficientScope(required, rule.scopeChallenge)
+      }
+    }
+    return undefined
+  }
+
+  app.addHook('onRequest', function authenticate (request, _reply, done) {
+    const svc = request.gw.service
+    // Unmatched requests (404) and services without auth pass straight through.
+    if (svc === null) return done()
+    const policy = policies.get(svc)
+    if (policy === undefined) return done()
+    const rule = policy.routes === null ? policy.base : ruleFor(policy, request.method, request.url)
+    if (rule.mode === 'none') return done()
+
+    const token = bearerToken(request.headers.authorization)
+    if (token === null) {
+      if (rule.mode === 'optional') return done() // anonymous: no X-Consumer-* upstream
+      policy.failures.missing.inc()
+      return done(missingToken())
+    }
+    if (token === '') return done(unusable(policy, 'The bearer token is empty'))
+    if (token.length > maxTokenBytes) return done(unusable(policy, 'The bearer token is too large'))
+    // A token needs auth.jwt; config validation prevents this, fail closed regardless.
+    if (keys === null) return done(unusable(policy, 'No key is configured to verify bearer tokens'))
+
+    const lookup = keys.verifierFor(token)
+    if (lookup === null) return done(unusable(policy, 'The bearer token is invalid'))
+    if (typeof lookup === 'function') return done(check(request, lookup, token, rule, policy))
+    // Unknown JWKS kid: a bounded wait for a refresh (never longer than the JWKS wait budget).
+    lookup
+      .then(
+        (verify) => verify === null ? unusable(policy, 'The bearer token is invalid') : check(request, verify, token, rule, policy),
+        () => unusable(policy, 'The bearer token is invalid'),
+      )
+      // done exactly once, whatever happened above.
+      .then((err) => done(err), (err: Error) => done(err))
+  })
+}
+
+export default fp(authPlugin, { name: 'gatehouse-auth', fastify: '5.x', dependencies: ['gatehouse-request-context'] })

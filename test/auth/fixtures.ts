@@ -1,0 +1,159 @@
+// Shared by the auth tests: keys, token builders, a real JWKS server and a gateway built
+// with internal auth options (shorter JWKS cool-down and timeouts).
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { TestContext } from 'node:test'
+import { Writable } from 'node:stream'
+import { createHmac, generateKeyPairSync, type KeyObject } from 'node:crypto'
+import { createSigner, type Algorithm } from 'fast-jwt'
+import { buildGateway, type BuildOptions } from '../../apps/gateway/app.ts'
+import { createLogger } from '../../apps/gateway/logger.ts'
+import { listenGateway } from '../../apps/gateway/server.ts'
+import { resolveOrThrow, type TestGateway } from '../helpers/gateway.ts'
+
+export const SECRET = 'auth-tests-secret-0123456789abcdef'
+export const ISSUER = 'gatehouse-test'
+export const AUDIENCE = 'gatehouse'
+
+export interface KeyPair {
+  privateKey: KeyObject
+  publicKey: KeyObject
+  privatePem: string
+  publicPem: string
+}
+
+export function rsaKeyPair (): KeyPair {
+  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  return pair(privateKey, publicKey)
+}
+
+export function ecKeyPair (): KeyPair {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  return pair(privateKey, publicKey)
+}
+
+function pair (privateKey: KeyObject, publicKey: KeyObject): KeyPair {
+  return {
+    privateKey,
+    publicKey,
+    privatePem: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString(),
+    publicPem: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  }
+}
+
+export function jwkOf (keys: KeyPair, kid: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { ...keys.publicKey.export({ format: 'jwk' }), kid, use: 'sig', ...extra }
+}
+
+const nowS = () => Math.floor(Date.now() / 1000)
+
+// Valid by default: sub alice, iss/aud of the test config, one hour left.
+export function claims (extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { sub: 'alice', iss: ISSUER, aud: AUDIENCE, iat: nowS(), exp: nowS() + 3600, ...extra }
+}
+
+export function signHs (payload: Record<string, unknown> = claims(), key: string = SECRET, algorithm: Algorithm = 'HS256'): string {
+  return createSigner({ key, algorithm })(payload)
+}
+
+export function signWith (keys: KeyPair, payload: Record<string, unknown> = claims(), opts: { algorithm?: Algorithm, kid?: string } = {}): string {
+  return createSigner({
+    key: keys.privatePem,
+    algorithm: opts.algorithm ?? 'RS256',
+    ...(opts.kid !== undefined ? { kid: opts.kid } : {}),
+  })(payload)
+}
+
+const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
+
+// Hand-built tokens for what no honest signer produces.
+export function unsignedToken (payload: Record<string, unknown> = claims(), alg = 'none'): string {
+  return `${b64({ alg, typ: 'JWT' })}.${b64(payload)}.`
+}
+
+export function hmacToken (header: Record<string, unknown>, payload: Record<string, unknown>, key: string | Buffer): string {
+  const input = `${b64(header)}.${b64(payload)}`
+  return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`
+}
+
+export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
+
+export function hsAuth (extra: Record<string, unknown> = {}) {
+  return { auth: { jwt: { secret: SECRET, issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'], clockTolerance: '1s', ...extra } } }
+}
+
+export interface JwksServer {
+  url: string
+  // Requests received for the JWK set (every fetch the gateway made).
+  hits: number
+  keys: Array<Record<string, unknown>>
+  // ok: serve `keys`; hang: accept and never answer; error: 500.
+  mode: 'ok' | 'hang' | 'error'
+  // Resolves at the next request the server receives.
+  nextHit: () => Promise<void>
+}
+
+// A real JWKS endpoint on 127.0.0.1:0.
+export async function createJwksServer (t: TestContext, keys: Array<Record<string, unknown>>): Promise<JwksServer> {
+  const waiters: Array<() => void> = []
+  const state: JwksServer = {
+    url: '',
+    hits: 0,
+    keys,
+    mode: 'ok',
+    nextHit: () => new Promise((resolve) => waiters.push(resolve)),
+  }
+  const server = http.createServer((req, res) => {
+    state.hits++
+    for (const w of waiters.splice(0)) w()
+    if (state.mode === 'hang') return
+    if (state.mode === 'error') {
+      res.writeHead(500).end('down')
+      return
+    }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: state.keys }))
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.after(() => new Promise<void>((resolve) => {
+    server.closeAllConnections()
+    server.close(() => resolve())
+  }))
+  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/.well-known/jwks.json`
+  return state
+}
+
+// Like helpers/gateway.ts createGateway, plus BuildOptions (auth tuning) for JWKS tests.
+export async function createAuthGateway (t: TestContext, raw: Record<string, unknown>,
+  opts: { listen?: boolean, build?: Omit<BuildOptions, 'logger'> } = {}): Promise<TestGateway> {
+  const config = resolveOrThrow(raw)
+  const logs: Array<Record<string, unknown>> = []
+  const rawLogs: string[] = []
+  const sink = new Writable({
+    write (chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString().split('\n')) {
+        if (line === '') continue
+        rawLogs.push(line)
+        logs.push(JSON.parse(line))
+      }
+      done()
+    },
+  })
+  const gateway = await buildGateway(config, { ...opts.build, logger: createLogger(config.logging.level, sink) })
+  const result: TestGateway = { gateway, config, inject: gateway.inject, logs, rawLogs }
+  if (opts.listen) {
+    const listening = await listenGateway(gateway, { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0 })
+    result.listening = listening
+    result.url = listening.publicUrl
+    result.adminUrl = listening.adminUrl
+    t.after(() => listening.shutdown())
+  } else {
+    t.after(() => gateway.close())
+  }
+  return result
+}
+
+// The value of gatehouse_auth_failures_total for one service and reason.
+export async function authFailures (gw: TestGateway, service: string, reason: string): Promise<number> {
+  const metric = await gw.gateway.ctx.metrics.authFailures.get()
+  return metric.values.find((v) => v.labels.service === service && v.labels.reason === reason)?.value ?? 0
+}

@@ -1,0 +1,67 @@
+import { test, type TestContext } from 'node:test'
+import assert from 'node:assert/strict'
+import { createUpstream } from '../helpers/upstream.ts'
+import { baseConfig, createGateway } from '../helpers/gateway.ts'
+import { AUDIENCE, bearer, claims, ecKeyPair, hmacToken, ISSUER, rsaKeyPair, signWith, unsignedToken } from './fixtures.ts'
+
+const rsa = rsaKeyPair()
+
+async function setup (t: TestContext, publicPem: string, algorithms: string[]) {
+  const up = await createUpstream(t)
+  const gw = await createGateway(t, baseConfig([
+    { name: 'users', prefix: '/api/users', upstreams: [up.origin], auth: 'required' },
+  ], { auth: { jwt: { publicKey: publicPem, issuer: ISSUER, audience: AUDIENCE, algorithms } } }))
+  return { up, gw }
+}
+
+test('an RS256 token signed with the configured key pair is accepted', async (t) => {
+  const { up, gw } = await setup(t, rsa.publicPem, ['RS256'])
+  const res = await gw.inject({ url: '/api/users/1', headers: bearer(signWith(rsa, claims({ scope: 'users:read' }))) })
+  assert.equal(res.statusCode, 200)
+  assert.equal(up.requests[0]!.headers['x-consumer-id'], 'alice')
+})
+
+test('HS256 signed with the RSA public key against an RS256 config is refused (key confusion)', async (t) => {
+  const { up, gw } = await setup(t, rsa.publicPem, ['RS256'])
+  // The classic attack: the public key (public, after all) used as the HMAC secret, in
+  // every spelling a naive verifier might have turned the key into.
+  const der = rsa.publicKey.export({ type: 'spki', format: 'der' })
+  for (const key of [rsa.publicPem, rsa.publicPem.trim(), der]) {
+    const forged = hmacToken({ alg: 'HS256', typ: 'JWT' }, claims({ scope: 'users:read' }), key)
+    const res = await gw.inject({ url: '/api/users/1', headers: bearer(forged) })
+    assert.equal(res.statusCode, 401)
+    assert.equal(res.headers['www-authenticate'], 'Bearer realm="gatehouse", error="invalid_token"')
+  }
+  assert.equal(up.requests.length, 0)
+})
+
+test('alg "none" is refused with a public key configured', async (t) => {
+  const { up, gw } = await setup(t, rsa.publicPem, ['RS256'])
+  const res = await gw.inject({ url: '/api/users/1', headers: bearer(unsignedToken()) })
+  assert.equal(res.statusCode, 401)
+  assert.equal(up.requests.length, 0)
+})
+
+test('a token signed by another RSA key is refused', async (t) => {
+  const { up, gw } = await setup(t, rsa.publicPem, ['RS256'])
+  const res = await gw.inject({ url: '/api/users/1', headers: bearer(signWith(rsaKeyPair())) })
+  assert.equal(res.statusCode, 401)
+  assert.equal(up.requests.length, 0)
+})
+
+test('an RS384 token is refused when the allow-list says RS256 only', async (t) => {
+  const { up, gw } = await setup(t, rsa.publicPem, ['RS256'])
+  const res = await gw.inject({ url: '/api/users/1', headers: bearer(signWith(rsa, claims(), { algorithm: 'RS384' })) })
+  assert.equal(res.statusCode, 401)
+  assert.equal(up.requests.length, 0)
+})
+
+test('an ES256 public key verifies ES256 tokens and nothing signed with RS256', async (t) => {
+  const ec = ecKeyPair()
+  const { up, gw } = await setup(t, ec.publicPem, ['ES256'])
+  const ok = await gw.inject({ url: '/api/users/1', headers: bearer(signWith(ec, claims(), { algorithm: 'ES256' })) })
+  assert.equal(ok.statusCode, 200)
+  const rs = await gw.inject({ url: '/api/users/1', headers: bearer(signWith(rsa)) })
+  assert.equal(rs.statusCode, 401)
+  assert.equal(up.requests.length, 1)
+})
