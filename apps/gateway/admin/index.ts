@@ -6,18 +6,28 @@ import requestContextPlugin from '../../../plugins/request-context/index.ts'
 import { baseFastifyOptions } from '../fastify-options.ts'
 import { adminAuth } from './admin-auth.ts'
 import { describeService } from './describe-services.ts'
+import { serviceApi } from './service-api.ts'
+import type { Reloader } from '../reload/index.ts'
 
 export interface AdminDeps {
   ctx: GatewayContext
   current: () => Generation
+  // Applies PUT/DELETE /admin/services changes (apps/gateway/reload).
+  reloader: Reloader
 }
 
 // The admin port: health for orchestrators, metrics for Prometheus, the service API for ops.
-export async function buildAdmin ({ ctx, current }: AdminDeps): Promise<FastifyInstance> {
+export async function buildAdmin ({ ctx, current, reloader }: AdminDeps): Promise<FastifyInstance> {
   const admin = Fastify(baseFastifyOptions(ctx.logger))
   await admin.register(errorsPlugin)
   await admin.register(requestContextPlugin)
 
+  // Prometheus scrape: no token (SPEC.md, Admin port); this gateway's registry only.
+  admin.get('/metrics', async (_request, reply) => {
+    const { registry } = ctx.metrics
+    reply.header('content-type', registry.contentType)
+    return registry.metrics()
+  })
   admin.get('/livez', async () => ({ status: 'ok' }))
   admin.get('/readyz', async (_request, reply) => {
     const { listening, draining } = ctx.state
@@ -35,6 +45,7 @@ export async function buildAdmin ({ ctx, current }: AdminDeps): Promise<FastifyI
       if (svc === undefined) throw new NotFound(`No service named "${request.params.name}"`)
       return describeService(svc)
     })
+    await api.register(serviceApi, { ctx, current, reloader })
   })
   return admin
 }

@@ -1,0 +1,76 @@
+import { DEFAULT_RATE_LIMIT } from '../config/index.ts'
+import type { GatewayConfig, RateLimitConfig } from '../config/types.ts'
+
+// What a reload of the main file may change in a running process. Live: services, the
+// servicesDir path, the admin token, and what each generation reads when it is built
+// (log level, access log, body limit, ipAccess, compression), so a change there builds
+// a new generation even when no service changed. Restart-only: what is read once at
+// start-up by a part that lives as long as the process (the listeners, the upstream
+// agent, the JWT key source, the rate-limit store, ctx.isTrustedPeer): a change there is
+// logged and ignored until a restart, instead of being half applied.
+
+export interface RestartOnlyChanges {
+  // server.host/port, admin.host/port: the sockets are already bound.
+  listen: string[]
+  other: string[]
+}
+
+const LISTEN_KEYS = [
+  ['server.host', (c: GatewayConfig) => c.server.host],
+  ['server.port', (c: GatewayConfig) => c.server.port],
+  ['admin.host', (c: GatewayConfig) => c.admin.host],
+  ['admin.port', (c: GatewayConfig) => c.admin.port],
+] as const
+
+const IMPLIED_RATE_LIMIT: RateLimitConfig = { ...DEFAULT_RATE_LIMIT, redis: { ...DEFAULT_RATE_LIMIT.redis }, default: null }
+
+const OTHER_KEYS = [
+  ['server.trustProxy', (c: GatewayConfig) => c.server.trustProxy],
+  ['server.maxConnections', (c: GatewayConfig) => c.server.maxConnections],
+  ['server.timeouts', (c: GatewayConfig) => c.server.timeouts],
+  ['server.tls', (c: GatewayConfig) => c.server.tls],
+  ['server.http2', (c: GatewayConfig) => c.server.http2],
+  ['server.httpRedirect', (c: GatewayConfig) => c.server.httpRedirect],
+  ['auth', (c: GatewayConfig) => c.auth],
+  // No rateLimit section with a service that sets its own limit resolves to the implied
+  // in-memory section; that is not a change of the section.
+  ['rateLimit', (c: GatewayConfig) => c.rateLimit ?? IMPLIED_RATE_LIMIT],
+] as const
+
+// Read by plugins when a generation is built (never per request from ctx.config).
+const GENERATION_KEYS = [
+  (c: GatewayConfig) => c.logging,
+  (c: GatewayConfig) => c.server.bodyLimit,
+  (c: GatewayConfig) => c.ipAccess,
+  (c: GatewayConfig) => c.compression,
+] as const
+
+function differs (a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) !== JSON.stringify(b)
+}
+
+export function restartOnlyChanges (running: GatewayConfig, loaded: GatewayConfig): RestartOnlyChanges {
+  return {
+    listen: LISTEN_KEYS.filter(([, get]) => differs(get(running), get(loaded))).map(([key]) => key),
+    other: OTHER_KEYS.filter(([, get]) => differs(get(running), get(loaded))).map(([key]) => key),
+  }
+}
+
+// Whether the live settings that generations read changed: then a new generation is
+// built even if every service is the same.
+export function generationSettingsChanged (running: GatewayConfig, loaded: GatewayConfig): boolean {
+  return GENERATION_KEYS.some((get) => differs(get(running), get(loaded)))
+}
+
+// The running config with the live settings of a freshly loaded file.
+export function withLiveSettings (running: GatewayConfig, loaded: GatewayConfig): GatewayConfig {
+  return {
+    ...running,
+    servicesDir: loaded.servicesDir,
+    logging: loaded.logging,
+    admin: { ...running.admin, token: loaded.admin.token },
+    server: { ...running.server, bodyLimit: loaded.server.bodyLimit },
+    ipAccess: loaded.ipAccess,
+    compression: loaded.compression,
+  }
+}
