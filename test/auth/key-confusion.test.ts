@@ -2,7 +2,7 @@ import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
 import { createUpstream } from '../helpers/upstream.ts'
 import { baseConfig, createGateway } from '../helpers/gateway.ts'
-import { AUDIENCE, bearer, claims, ecKeyPair, hmacToken, ISSUER, rsaKeyPair, signWith, unsignedToken } from './fixtures.ts'
+import { AUDIENCE, bearer, claims, ecKeyPair, hmacToken, ISSUER, jwkOf, rsaKeyPair, signWith, unsignedToken } from './fixtures.ts'
 
 const rsa = rsaKeyPair()
 
@@ -64,4 +64,34 @@ test('an ES256 public key verifies ES256 tokens and nothing signed with RS256', 
   const rs = await gw.inject({ url: '/api/users/1', headers: bearer(signWith(rsa)) })
   assert.equal(rs.statusCode, 401)
   assert.equal(up.requests.length, 1)
+})
+
+test('secret beside a JWKS: HS256 dev tokens and RS256 identity tokens both work, and neither key verifies the other kind', async (t) => {
+  const { createJwksServer, SECRET, signHs } = await import('./fixtures.ts')
+  const jwks = await createJwksServer(t, [jwkOf(rsa, 'id-1', { alg: 'RS256' })])
+  const up = await createUpstream(t)
+  const gw = await createGateway(t, baseConfig([
+    { name: 'users', prefix: '/api/users', upstreams: [up.origin], auth: 'required' },
+  ], { auth: { jwt: { secret: SECRET, jwksUrl: jwks.url, issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256', 'RS256'] } } }))
+
+  const hs = await gw.inject({ url: '/api/users/1', headers: bearer(signHs(claims({ sub: 'dev' }))) })
+  assert.equal(hs.statusCode, 200)
+  const rs = await gw.inject({ url: '/api/users/1', headers: bearer(signWith(rsa, claims({ sub: 'idp' }), { kid: 'id-1' })) })
+  assert.equal(rs.statusCode, 200)
+  assert.deepEqual(up.requests.map((r) => r.headers['x-consumer-id']), ['dev', 'idp'])
+
+  // The RSA public key as an HMAC secret, and the shared secret as an "RS256" key: both refused.
+  const forged = hmacToken({ alg: 'HS256', typ: 'JWT', kid: 'id-1' }, claims(), rsa.publicPem)
+  assert.equal((await gw.inject({ url: '/api/users/1', headers: bearer(forged) })).statusCode, 401)
+  const mislabelled = hmacToken({ alg: 'RS256', typ: 'JWT', kid: 'id-1' }, claims(), SECRET)
+  assert.equal((await gw.inject({ url: '/api/users/1', headers: bearer(mislabelled) })).statusCode, 401)
+  assert.equal(up.requests.length, 2)
+})
+
+test('config: publicKey and jwksUrl together are refused; HS algorithms need the secret', async () => {
+  const { resolveConfig } = await import('../../apps/gateway/config/index.ts')
+  const both = resolveConfig({ auth: { jwt: { publicKey: rsa.publicPem, jwksUrl: 'http://127.0.0.1:1/jwks' } } })
+  assert.ok(both.problems.some((p) => p.path === 'auth.jwt' && /not both/.test(p.message)))
+  const hsWithKey = resolveConfig({ auth: { jwt: { publicKey: rsa.publicPem, algorithms: ['HS256'] } } })
+  assert.ok(hsWithKey.problems.some((p) => p.path === 'auth.jwt.algorithms[0]' && /needs secret/.test(p.message)))
 })

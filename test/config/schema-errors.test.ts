@@ -192,10 +192,12 @@ test('JWT: alg none, HS with a public key, RS with a secret and key-source count
     ['gateway.yaml: auth.jwt.algorithms[1]: HS512 needs secret: a public key is never used as an HMAC secret'])
   assert.deepEqual(lines({ auth: { jwt: { secret: 'x', algorithms: ['RS256'] } } }),
     ['gateway.yaml: auth.jwt.algorithms[0]: RS256 needs publicKey or jwksUrl (secret is for HS256, HS384, HS512)'])
-  assert.deepEqual(lines({ auth: { jwt: { secret: 'x', jwksUrl: 'http://idp/jwks' } } }),
-    ['gateway.yaml: auth.jwt: needs exactly one key source, found secret and jwksUrl'])
+  // A secret may sit beside one asymmetric source; two asymmetric sources may not.
+  assert.deepEqual(lines({ auth: { jwt: { secret: 'x', jwksUrl: 'http://idp/jwks', algorithms: ['HS256', 'RS256'] } } }), [])
+  assert.deepEqual(lines({ auth: { jwt: { publicKey, jwksUrl: 'http://idp/jwks' } } }),
+    ['gateway.yaml: auth.jwt: takes publicKey or jwksUrl, not both (a secret may be added for HS* tokens)'])
   assert.deepEqual(lines({ auth: { jwt: { issuer: 'me' } } }),
-    ['gateway.yaml: auth.jwt: needs a key source: one of secret, publicKey, jwksUrl'])
+    ['gateway.yaml: auth.jwt: needs a key source: secret, publicKey or jwksUrl'])
   assert.deepEqual(lines({ auth: { jwt: { jwksUrl: 'file:///etc/jwks.json' } } }),
     ['gateway.yaml: auth.jwt.jwksUrl: must be an http(s) URL'])
 })

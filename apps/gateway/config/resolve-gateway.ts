@@ -123,10 +123,12 @@ function publicKey (value: string, ctx: Ctx): { pem: string, algorithms: string[
 function jwt (raw: NonNullable<Raw<'auth'>['jwt']>, ctx: Ctx): JwtConfig {
   const { report } = ctx
   const sources = (['secret', 'publicKey', 'jwksUrl'] as const).filter(k => raw[k] !== undefined)
-  if (sources.length !== 1) {
-    report('auth.jwt', sources.length === 0
-      ? 'needs a key source: one of secret, publicKey, jwksUrl'
-      : `needs exactly one key source, found ${sources.join(' and ')}`)
+  // A secret may sit beside one asymmetric source (publicKey or jwksUrl): the token's alg
+  // picks the key, HS* only ever the secret, everything else only the public keys, so the
+  // two can never be confused. Two asymmetric sources would make the choice ambiguous.
+  if (sources.length === 0) report('auth.jwt', 'needs a key source: secret, publicKey or jwksUrl')
+  if (raw.publicKey !== undefined && raw.jwksUrl !== undefined) {
+    report('auth.jwt', 'takes publicKey or jwksUrl, not both (a secret may be added for HS* tokens)')
   }
   if (raw.secret === '') report('auth.jwt.secret', 'is empty (is its environment variable set?)')
   if (raw.jwksUrl !== undefined) {
@@ -134,16 +136,21 @@ function jwt (raw: NonNullable<Raw<'auth'>['jwt']>, ctx: Ctx): JwtConfig {
     if (problem !== null) report('auth.jwt.jwksUrl', problem)
   }
   const key = raw.publicKey === undefined ? null : publicKey(raw.publicKey, ctx)
-  const hmac = sources.length === 1 && sources[0] === 'secret'
+  const hasSecret = raw.secret !== undefined
+  const hasAsymmetric = raw.publicKey !== undefined || raw.jwksUrl !== undefined
   // [HS256] is the default with a secret; a key's own type decides otherwise.
-  const algorithms = raw.algorithms ?? (hmac || sources.length !== 1 ? [...DEFAULT_JWT.algorithms] : key?.algorithms.slice(0, 1) ?? ['RS256'])
+  const asymmetricDefault = key?.algorithms.slice(0, 1) ?? ['RS256']
+  const algorithms = raw.algorithms ?? [
+    ...(hasSecret ? DEFAULT_JWT.algorithms : []),
+    ...(hasAsymmetric ? asymmetricDefault : []),
+  ]
   algorithms.forEach((alg, i) => {
     const path = `auth.jwt.algorithms[${i}]`
     if (alg.toLowerCase() === 'none') report(path, '"none" is never accepted (unsigned tokens)')
     else if (!(JWT_ALGORITHMS as readonly string[]).includes(alg)) report(path, `must be one of: ${JWT_ALGORITHMS.join(', ')}`)
-    else if (sources.length !== 1) return
-    else if (alg.startsWith('HS') && !hmac) report(path, `${alg} needs secret: a public key is never used as an HMAC secret`)
-    else if (!alg.startsWith('HS') && hmac) report(path, `${alg} needs publicKey or jwksUrl (secret is for HS256, HS384, HS512)`)
+    else if (sources.length === 0) return
+    else if (alg.startsWith('HS') && !hasSecret) report(path, `${alg} needs secret: a public key is never used as an HMAC secret`)
+    else if (!alg.startsWith('HS') && !hasAsymmetric) report(path, `${alg} needs publicKey or jwksUrl (secret is for HS256, HS384, HS512)`)
     else if (key !== null && !alg.startsWith('HS') && !key.algorithms.includes(alg)) report(path, `${alg} does not match the type of publicKey`)
   })
   const out: JwtConfig = {
