@@ -1,15 +1,17 @@
 import type { FastifyRequest } from 'fastify'
 import type { Dispatcher } from 'undici'
 import type { ServiceRuntime, UpstreamState } from '../../apps/gateway/runtime/service-runtime.ts'
-import { pickUpstream } from '../../apps/gateway/runtime/service-runtime.ts'
-import * as E from '../errors/errors.ts'
-import { classify, neverSent, type UpstreamErrorKind } from './upstream-errors.ts'
+import { NOTHING_TRIED, selectUpstream } from '../breaker/balancer.ts'
+import type * as E from '../errors/errors.ts'
+import { isRetryable } from '../breaker/retry-policy.ts'
+import { classify, type UpstreamErrorKind } from './upstream-errors.ts'
 
 // reply-from hands its request options to `undici.request(opts, cb)` of whatever object it
 // is given as `undici`. That call is where the upstream is really contacted, so this is
-// where the upstream is chosen, the call is timed, retried elsewhere, and aborted when the
-// client goes away. The per-request context rides on a symbol key of the headers object
-// (reply-from copies it with Object.assign, which keeps symbol keys) and is removed here.
+// where the upstream is chosen (load balancing, health, breaker), the call is timed,
+// counted by its breaker, retried elsewhere, and aborted when the client goes away. The
+// per-request context rides on a symbol key of the headers object (reply-from copies it
+// with Object.assign, which keeps symbol keys) and is removed here.
 export const kProxyCall = Symbol('gatehouse.proxyCall')
 
 export interface ProxyCall {
@@ -23,40 +25,40 @@ export interface UpstreamOutcome {
   durationMs: number
 }
 
-// Policies that watch or gate upstream calls (breakers, metrics) plug in here.
+// Policies that watch or gate upstream calls plug in here. Breakers, health and load
+// balancing are built in (plugins/breaker: UpstreamState.breaker/up, selectUpstream).
 export interface UpstreamHooks {
-  // Return an error to refuse the call without contacting the upstream.
-  select?: (svc: ServiceRuntime, tried: UpstreamState[]) => UpstreamState | E.GatewayError
+  // Replaces the built-in selection. Return an error to refuse the call without
+  // contacting any upstream. `tried` holds the upstreams earlier attempts used.
+  select?: (svc: ServiceRuntime, tried: readonly UpstreamState[]) => UpstreamState | E.GatewayError
+  // Every attempt that reached the network, once, when its outcome is known: at response
+  // headers, or at the transport error. A call the client aborted is not reported.
   onOutcome?: (svc: ServiceRuntime, upstream: UpstreamState, outcome: UpstreamOutcome) => void
 }
 
 type UndiciOpts = Dispatcher.RequestOptions & { headers: Record<string | symbol, unknown> }
 type Callback = (err: Error | null, data?: Dispatcher.ResponseData) => void
 
-const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE'])
-
-function defaultSelect (svc: ServiceRuntime, tried: UpstreamState[]): UpstreamState | E.GatewayError {
-  // A retry prefers an upstream not tried yet, but with one upstream it goes back to it.
-  return pickUpstream(svc, tried) ?? (tried.length > 0 ? pickUpstream(svc) : null) ??
-    new E.NoHealthyUpstream('No healthy upstream is available')
-}
-
 export function createUpstreamDispatcher (agent: Dispatcher, hooks: UpstreamHooks[] = []) {
-  const select = hooks.find((h) => h.select)?.select ?? defaultSelect
+  const select = hooks.find((h) => h.select)?.select ?? selectUpstream
   const observers = hooks.filter((h) => h.onOutcome).map((h) => h.onOutcome!)
 
   function report (svc: ServiceRuntime, up: UpstreamState, outcome: UpstreamOutcome) {
     for (let i = 0; i < observers.length; i++) observers[i]!(svc, up, outcome)
   }
 
-  function attempt (call: ProxyCall, opts: UndiciOpts, cb: Callback, tried: UpstreamState[], signal: AbortSignal) {
+  // `tried` is the upstreams of earlier attempts; `lastErr` their last failure, which is
+  // what the client gets when a retry finds no upstream to go to.
+  function attempt (call: ProxyCall, opts: UndiciOpts, cb: Callback, tried: readonly UpstreamState[], lastErr: Error | null) {
     const { svc, request } = call
     const up = select(svc, tried)
     if (up instanceof Error) {
-      cb(up)
+      cb(lastErr ?? up)
       return
     }
-    tried.push(up)
+    const breaker = up.breaker
+    // A half-open breaker lets this call through as its probe: its outcome decides.
+    const probe = breaker !== null && up.circuit === 'half-open' && breaker.enter()
     const gw = request.gw
     gw.upstream = up.origin
     opts.origin = up.origin
@@ -64,34 +66,37 @@ export function createUpstreamDispatcher (agent: Dispatcher, hooks: UpstreamHook
     const start = performance.now()
     gw.upstreamStartMs = start
     up.inflight++
-    agent.request({ ...opts, signal } as Dispatcher.RequestOptions, (err, data) => {
+    agent.request(opts as Dispatcher.RequestOptions, (err, data) => {
       const durationMs = performance.now() - start
       gw.upstreamMs = durationMs
       if (err) {
         up.inflight--
         const kind = classify(err)
-        if (kind !== 'aborted') report(svc, up, { statusCode: null, kind, durationMs })
-        if (canRetry(call, opts, err, tried.length)) {
-          request.log.warn({ err, upstream: up.origin }, 'upstream failed before the request was sent; retrying')
-          attempt(call, opts, cb, tried, signal)
+        if (kind === 'aborted') {
+          // The client left: the upstream did nothing wrong, nothing to retry.
+          if (breaker !== null) breaker.abandon(probe)
+          cb(err)
+          return
+        }
+        if (breaker !== null) breaker.failure(probe, kind === 'timeout')
+        report(svc, up, { statusCode: null, kind, durationMs })
+        if (isRetryable(opts, err, tried.length + 1, svc.config.retries)) {
+          request.log.warn({ err, upstream: up.origin }, 'upstream failed before answering; retrying the idempotent request')
+          attempt(call, opts, cb, tried.length === 0 ? [up] : [...tried, up], err)
           return
         }
         cb(err)
         return
+      }
+      if (breaker !== null) {
+        if (data.statusCode >= 500) breaker.failure(probe, false)
+        else breaker.success(probe)
       }
       report(svc, up, { statusCode: data.statusCode, kind: null, durationMs })
       // Least-connections counts a call until its body is done, not at headers.
       data.body.once('close', () => { up.inflight-- })
       cb(null, data)
     })
-  }
-
-  function canRetry (call: ProxyCall, opts: UndiciOpts, err: Error, attempts: number): boolean {
-    if (attempts > call.svc.config.retries) return false
-    if (!IDEMPOTENT.has(opts.method)) return false
-    // A body stream already handed to the first attempt cannot be replayed.
-    if (opts.body !== undefined && opts.body !== null && opts.body !== '') return false
-    return neverSent(err)
   }
 
   return {
@@ -104,7 +109,8 @@ export function createUpstreamDispatcher (agent: Dispatcher, hooks: UpstreamHook
       res.once('close', () => {
         if (!res.writableFinished) controller.abort()
       })
-      attempt(call, opts, cb, [], controller.signal)
+      opts.signal = controller.signal
+      attempt(call, opts, cb, NOTHING_TRIED, null)
     },
   }
 }

@@ -1,14 +1,26 @@
 import type { GatewayConfig, ServiceConfig } from '../config/types.ts'
+import type { UpstreamBreaker } from '../../../plugins/breaker/upstream-breaker.ts'
+import type { HealthChecker } from '../../../plugins/breaker/health-check.ts'
+
+export type CircuitState = 'closed' | 'half-open' | 'open'
 
 // Live state of one upstream origin of one service. It outlives config generations:
 // a reload that leaves the service's upstream unchanged hands the same object to the
-// new generation, so its counters (and later its breaker and health) carry over.
+// new generation, so its counters, breaker and health carry over.
 export interface UpstreamState {
   origin: string
   host: string
+  // Calls sent and not finished (until the response body closes): least-connections reads it.
   inflight: number
+  // Health-check verdict; true when the service has no health check.
   up: boolean
-  circuit: 'closed' | 'half-open' | 'open'
+  // Mirrors the breaker (plugins/breaker keeps it in step), so the hot path and the
+  // admin view read a plain field.
+  circuit: CircuitState
+  // Set by plugins/breaker when a generation first uses this upstream; null when the
+  // service has `circuitBreaker: false` (or before it is attached).
+  breaker: UpstreamBreaker | null
+  health: HealthChecker | null
 }
 
 // What the request path needs to know about a service, built once per generation.
@@ -18,11 +30,13 @@ export interface ServiceRuntime {
   upstreams: UpstreamState[]
   // Upstream call budget: the smaller of the gateway ceiling and the breaker timeout.
   timeoutMs: number
+  leastConnections: boolean
+  // Round-robin cursor (also breaks least-connections ties).
   nextIndex: number
 }
 
 export function createUpstreamState (origin: string): UpstreamState {
-  return { origin, host: new URL(origin).host, inflight: 0, up: true, circuit: 'closed' }
+  return { origin, host: new URL(origin).host, inflight: 0, up: true, circuit: 'closed', breaker: null, health: null }
 }
 
 export function createServiceRuntime (service: ServiceConfig, config: GatewayConfig,
@@ -33,16 +47,7 @@ export function createServiceRuntime (service: ServiceConfig, config: GatewayCon
     config: service,
     upstreams: service.upstreams.map((origin) => upstreamState(service, origin)),
     timeoutMs: Math.min(config.server.timeouts.upstreamMs, breakerTimeout),
+    leastConnections: service.loadBalancing === 'least-connections',
     nextIndex: 0,
   }
-}
-
-// Round-robin over the upstreams that are up, skipping the ones already tried.
-export function pickUpstream (svc: ServiceRuntime, tried?: UpstreamState[]): UpstreamState | null {
-  const list = svc.upstreams
-  for (let n = 0; n < list.length; n++) {
-    const candidate = list[svc.nextIndex++ % list.length]!
-    if (candidate.up && (tried === undefined || !tried.includes(candidate))) return candidate
-  }
-  return null
 }

@@ -1,0 +1,84 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { once } from 'node:events'
+import type http from 'node:http'
+import { request } from 'undici'
+import { createUpstream } from '../helpers/upstream.ts'
+import { baseConfig, createGateway } from '../helpers/gateway.ts'
+import { quickBreaker, switchableUpstream, upstreamState } from './support.ts'
+
+function connections (server: http.Server): Promise<number> {
+  return new Promise((resolve, reject) => server.getConnections((err, n) => err ? reject(err) : resolve(n)))
+}
+
+test('a client abort before the upstream answers aborts the upstream call: no open upstream socket, no inflight left', async (t) => {
+  const up = await switchableUpstream(t, 'hang')
+  const gw = await createGateway(t, baseConfig([{ name: 'slow', prefix: '/api/slow', upstreams: [up.origin], loadBalancing: 'least-connections' }]), { listen: true })
+  const controller = new AbortController()
+  const pending = request(`${gw.url}/api/slow/1`, { signal: controller.signal })
+  const upstreamReq = await up.nextRequest()
+  assert.equal(await connections(up.server), 1)
+  assert.equal(upstreamState(gw, 'slow', up.origin).inflight, 1)
+
+  const closed = once(upstreamReq.socket, 'close')
+  controller.abort()
+  await assert.rejects(pending)
+  await closed
+  assert.equal(await connections(up.server), 0, 'the gateway closed its upstream socket')
+  assert.equal(upstreamState(gw, 'slow', up.origin).inflight, 0)
+  assert.equal(up.calls, 1, 'an abort is not retried')
+  const stats = upstreamState(gw, 'slow', up.origin).breaker!.opossum.stats
+  assert.equal(stats.failures + stats.successes, 0, 'an abort is neither a breaker failure nor a success')
+})
+
+test('a client abort mid-body releases the upstream socket and the inflight count', async (t) => {
+  let release!: () => void
+  const upstreamSocketClosed = new Promise<void>((resolve) => { release = resolve })
+  const up = await createUpstream(t, (req, res) => {
+    req.socket.once('close', () => release())
+    res.writeHead(200, { 'content-type': 'text/plain' })
+    res.write('x'.repeat(1024)) // ...and never ends
+  })
+  const gw = await createGateway(t, baseConfig([{ name: 'stream', prefix: '/api/stream', upstreams: [up.origin] }]), { listen: true })
+  const controller = new AbortController()
+  const res = await request(`${gw.url}/api/stream/1`, { signal: controller.signal })
+  assert.equal(res.statusCode, 200)
+  assert.equal(upstreamState(gw, 'stream', up.origin).inflight, 1, 'counted until the body closes')
+  controller.abort()
+  await assert.rejects(res.body.text())
+  await upstreamSocketClosed
+  assert.equal(await connections(up.server), 0)
+  // The body stream closes on the same abort; its close event runs the decrement.
+  const state = upstreamState(gw, 'stream', up.origin)
+  for (let i = 0; i < 100 && state.inflight !== 0; i++) await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(state.inflight, 0)
+})
+
+test('a half-open probe the client aborts gives its probe slot back: the next request probes', async (t) => {
+  const up = await switchableUpstream(t, 'fail')
+  const gw = await createGateway(t, baseConfig([{ name: 'users', prefix: '/api/users', upstreams: [up.origin], retries: 0,
+    circuitBreaker: quickBreaker({ volumeThreshold: 2, resetTimeout: '200ms' }) }]), { listen: true })
+  const state = upstreamState(gw, 'users', up.origin)
+  const halfOpen = once(state.breaker!.opossum, 'halfOpen')
+  for (let i = 0; i < 2; i++) await (await request(`${gw.url}/api/users/1`)).body.dump()
+  assert.equal(state.circuit, 'open')
+  await halfOpen
+
+  up.behaviour = 'hang'
+  const controller = new AbortController()
+  const probe = request(`${gw.url}/api/users/probe`, { signal: controller.signal })
+  const upstreamReq = await up.nextRequest()
+  assert.equal(state.breaker!.probing, 1)
+  const closed = once(upstreamReq.socket, 'close')
+  controller.abort()
+  await assert.rejects(probe)
+  await closed
+  assert.equal(state.breaker!.probing, 0, 'no leaked probe slot')
+  assert.equal(state.circuit, 'half-open', 'an abort decides nothing')
+
+  up.behaviour = 'ok'
+  const next = await request(`${gw.url}/api/users/2`)
+  assert.equal(next.statusCode, 200)
+  await next.body.dump()
+  assert.equal(state.circuit, 'closed')
+})

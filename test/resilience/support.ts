@@ -1,0 +1,80 @@
+import type http from 'node:http'
+import type { TestContext } from 'node:test'
+import { createUpstream, type Upstream } from '../helpers/upstream.ts'
+import type { TestGateway } from '../helpers/gateway.ts'
+import type { UpstreamState } from '../../apps/gateway/runtime/service-runtime.ts'
+
+export type Behaviour = 'ok' | 'fail' | 'not-found' | 'hang' | 'reset'
+
+export interface SwitchableUpstream extends Upstream {
+  // What the next requests get (health checks at /health have their own switch).
+  behaviour: Behaviour
+  healthStatus: number
+  // Requests that reached the handler, health checks excluded.
+  calls: number
+  // Every socket of a request left hanging, so a test can see it closed.
+  hung: http.IncomingMessage[]
+}
+
+// A real upstream that fails on command: 500s, 404s, hangs (never answers) or resets.
+export async function switchableUpstream (t: TestContext, behaviour: Behaviour = 'ok'): Promise<SwitchableUpstream> {
+  // The handler runs only after `sw` is assigned (no request can arrive before listen returns).
+  let sw!: SwitchableUpstream
+  const up = await createUpstream(t, (req, res) => {
+    if (req.url === '/health') {
+      res.writeHead(sw.healthStatus, { 'content-type': 'text/plain' })
+      res.end('health')
+      return
+    }
+    sw.calls++
+    switch (sw.behaviour) {
+      case 'ok':
+        res.writeHead(200, { 'content-type': 'text/plain' })
+        res.end('ok')
+        return
+      case 'fail':
+        res.writeHead(500, { 'content-type': 'text/plain' })
+        res.end('upstream broke')
+        return
+      case 'not-found':
+        res.writeHead(404, { 'content-type': 'text/plain' })
+        res.end('no such thing')
+        return
+      case 'hang':
+        sw.hung.push(req)
+        return
+      case 'reset':
+        req.socket.destroy()
+    }
+  })
+  sw = Object.assign(up, { behaviour, healthStatus: 200, calls: 0, hung: [] as http.IncomingMessage[] })
+  return sw
+}
+
+// For time-driven state only (health-check intervals): poll, bounded.
+export async function waitFor (what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}
+
+export function upstreamState (gw: TestGateway, service: string, origin: string): UpstreamState {
+  const svc = gw.gateway.current().services.find((s) => s.name === service)
+  const up = svc?.upstreams.find((u) => u.origin === origin)
+  if (up === undefined) throw new Error(`no upstream ${origin} in ${service}`)
+  return up
+}
+
+// The value of one series of a gateway metric, or undefined when the series does not exist.
+export async function metricValue (gw: TestGateway, name: string, labels: Record<string, string>): Promise<number | undefined> {
+  const metric = gw.gateway.ctx.metrics.registry.getSingleMetric(name)
+  if (metric === undefined) throw new Error(`no metric ${name}`)
+  const data = await metric.get()
+  const hit = data.values.find((v) => Object.entries(labels).every(([k, value]) => v.labels[k] === value))
+  return hit?.value
+}
+
+export const quickBreaker = (over: Record<string, unknown> = {}) =>
+  ({ timeout: '5s', errorThresholdPercentage: 50, volumeThreshold: 4, resetTimeout: '200ms', ...over })
