@@ -27,10 +27,6 @@ const KIND_BY_CODE: Record<string, UpstreamErrorKind> = {
   UND_ERR_HEADERS_OVERFLOW: 'malformed',
 }
 
-// Errors that prove the request never left the gateway: safe to send elsewhere.
-const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH',
-  'EADDRNOTAVAIL', 'UND_ERR_CONNECT_TIMEOUT'])
-
 export function rootCause (err: unknown): unknown {
   let e = err as { cause?: unknown } | undefined
   // reply-from wraps transport errors; our own GW_* errors may sit underneath.
@@ -46,14 +42,9 @@ export function classify (err: unknown): UpstreamErrorKind {
   const code = typeof raw === 'string' ? raw : ''
   const known = KIND_BY_CODE[code]
   if (known !== undefined) return known
-  if (code.startsWith('HPE_')) return 'malformed'
+  if (code.startsWith('HPE_') || (err as Error | undefined)?.name === 'HTTPParserError') return 'malformed'
   if ((err as Error | undefined)?.name === 'AbortError') return 'aborted'
   return 'reset'
-}
-
-export function neverSent (err: unknown): boolean {
-  const code = (err as { code?: unknown } | undefined)?.code
-  return typeof code === 'string' && NOT_SENT.has(code)
 }
 
 export function toClientError (kind: UpstreamErrorKind): E.GatewayError {

@@ -23,7 +23,7 @@ test('failing upstream: malformed status line is a 502 and the cause is logged',
   const up = await createRawUpstream(t, (s) => s.end('HTTP/1.1 abc Nope\r\n\r\n'))
   const gw = await gatewayFor(t, up.origin)
   await expectProblem(`${gw.url}/api/x/1`, 502, 'GW_BAD_GATEWAY')
-  assert.ok(gw.logs.some((l) => l.level >= 40 && JSON.stringify(l).includes('HPE_')), 'parser error logged')
+  assert.ok(gw.logs.some((l) => (l.level as number) >= 40 && JSON.stringify(l).includes('Invalid status code')), 'parser error logged')
 })
 
 test('failing upstream: invalid header bytes are a 502, never relayed', async (t) => {
@@ -115,7 +115,7 @@ test('after each failing-upstream case a healthy service on the same gateway sti
   const bad = await createRawUpstream(t, (s) => s.end('garbage\r\n\r\n'))
   const good = await createUpstream(t)
   const gw = await createGateway(t, baseConfig([
-    { name: 'bad', prefix: '/api/bad', upstreams: [bad.origin], retries: 0 },
+    { name: 'bad', prefix: '/api/bad', upstreams: [bad.origin], retries: 0, circuitBreaker: false },
     { name: 'good', prefix: '/api/good', upstreams: [good.origin] },
   ]), { listen: true })
   for (let i = 0; i < 20; i++) {
