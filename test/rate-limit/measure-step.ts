@@ -1,0 +1,57 @@
+// CPU cost of the rate-limit step alone, without HTTP: client key, store call and the
+// five headers per request. Not a test; run by hand: node test/rate-limit/measure-step.ts
+// Memory: synchronous calls in a loop. Redis: 50 calls in flight on one connection (as
+// under load), CPU of this process per call (ioredis encode/parse, timer, callback); the
+// timeout is 1 s so that a busy machine measures Redis calls, not the local fallback.
+import { randomBytes } from 'node:crypto'
+import pino from 'pino'
+import type { FastifyBaseLogger } from 'fastify'
+import { RedisRateLimitStore } from '../../plugins/rate-limit/redis-store.ts'
+import { createMemoryStore, type GatewayRateLimitStore } from '../../plugins/rate-limit/store.ts'
+import { policyHeaders, resetSeconds, setRateLimitHeaders } from '../../plugins/rate-limit/headers.ts'
+import { ipBudgetKey } from '../../plugins/rate-limit/client-key.ts'
+import { createGatewayMetrics } from '../../plugins/metrics/gateway-metrics.ts'
+
+const prefix = `gatehouse:measure:${randomBytes(4).toString('hex')}:`
+const headers = policyHeaders('bench', 1e9, 60_000)
+const reply = { h: {} as Record<string, string>, header (k: string, v: string) { this.h[k] = v; return this } }
+
+async function run (store: GatewayRateLimitStore, n: number, inflight: number) {
+  let started = 0
+  let finished = 0
+  let degradedCalls = 0
+  const cpu = process.cpuUsage()
+  const t0 = performance.now()
+  await new Promise<void>((resolve) => {
+    const next = () => {
+      const i = ++started
+      if (i > n) return
+      const ip = `10.0.${i & 255}.${(i >> 8) & 255}`
+      store.incr(`${prefix}bench:${ipBudgetKey(ip)}`, (err, res) => {
+        if (err !== null || res === undefined) throw err
+        setRateLimitHeaders(reply as never, headers, 1e9 - res.current, resetSeconds(res.ttl))
+        if (store instanceof RedisRateLimitStore && store.degraded) degradedCalls++
+        if (++finished === n) resolve()
+        // Deferred: a synchronous store (memory, or a degraded Redis one) must not recurse.
+        else queueMicrotask(next)
+      }, 60_000, 1e9)
+    }
+    for (let k = 0; k < inflight; k++) next()
+  })
+  const used = process.cpuUsage(cpu)
+  const ms = performance.now() - t0
+  return { cpuUsPerCall: +((used.user + used.system) / n).toFixed(2), wallUsPerCall: +(ms * 1000 / n).toFixed(2), degradedCalls }
+}
+
+const memory = createMemoryStore()
+for (let i = 0; i < 3; i++) console.log('memory', await run(memory, 200_000, 1))
+
+const redis = new RedisRateLimitStore({
+  config: { store: 'redis', redis: { url: 'redis://127.0.0.1:6379', keyPrefix: prefix, timeoutMs: 1000 }, onStoreError: 'local', default: null },
+  logger: pino({ level: 'warn' }) as unknown as FastifyBaseLogger,
+  metrics: createGatewayMetrics(),
+})
+await redis.started()
+for (let i = 0; i < 3; i++) console.log('redis, 50 in flight', await run(redis, 50_000, 50))
+await redis.client.eval(`for _,k in ipairs(redis.call('keys', ARGV[1])) do redis.call('del', k) end`, 0, `${prefix}*`)
+await redis.close()
