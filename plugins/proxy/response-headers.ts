@@ -4,6 +4,8 @@ import type { ServiceRuntime } from '../../apps/gateway/runtime/service-runtime.
 
 const HOP_BY_HOP_RESPONSE = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'te',
   'trailer', 'transfer-encoding', 'upgrade']
+// On a route the gateway limits, its own budget is the one clients must see.
+const RATE_LIMIT_HEADERS = ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'ratelimit-policy', 'ratelimit']
 // Banners tell an attacker what runs behind the gateway.
 const BANNERS = ['server', 'x-powered-by']
 
@@ -21,6 +23,9 @@ export function buildClientHeaders (headers: IncomingHttpHeaders, request: Fasti
   }
   for (let i = 0; i < HOP_BY_HOP_RESPONSE.length; i++) delete headers[HOP_BY_HOP_RESPONSE[i]!]
   for (let i = 0; i < BANNERS.length; i++) delete headers[BANNERS[i]!]
+  if (request.gw.rateLimitHeaders) {
+    for (let i = 0; i < RATE_LIMIT_HEADERS.length; i++) delete headers[RATE_LIMIT_HEADERS[i]!]
+  }
   const location = headers.location
   if (typeof location === 'string') headers.location = rewriteLocation(location, request, svc)
   headers['x-request-id'] = String(request.id)

@@ -61,6 +61,7 @@ async function rateLimitPlugin (app: FastifyInstance, opts: RateLimitPluginOptio
       const remaining = limit.max - res.current
       const reset = resetSeconds(res.ttl)
       setRateLimitHeaders(reply, limit.headers, remaining > 0 ? remaining : 0, reset)
+      request.gw.rateLimitHeaders = true
       if (remaining >= 0) {
         done()
         return

@@ -20,6 +20,8 @@ export interface RequestContext {
   upstreamStartMs: number
   upstreamMs: number | null
   code: string | null
+  // Set when the gateway put rate-limit headers on the answer; the upstream's own are dropped.
+  rateLimitHeaders: boolean
   // The raw response, so code that only sees the request can tell when the client left.
   res: ServerResponse
 }
@@ -51,6 +53,7 @@ async function requestContextPlugin (app: FastifyInstance) {
       upstreamStartMs: 0,
       upstreamMs: null,
       code: null,
+      rateLimitHeaders: false,
       res: reply.raw,
     }
     const bad = (request.raw as unknown as Record<symbol, string | undefined>)[kBadTarget]

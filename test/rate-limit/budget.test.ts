@@ -155,3 +155,18 @@ test('unmatched paths (404) are neither counted nor given limit headers', async 
   }
   assert.equal((await inject('/api/users/1')).statusCode, 200)
 })
+
+test("an upstream's own rate-limit headers never replace the gateway's budget on a limited route", async (t) => {
+  const up = await createUpstream(t, (_req, res) => {
+    res.writeHead(200, { 'x-ratelimit-limit': '1000000', 'x-ratelimit-remaining': '999999', ratelimit: '"app";r=999999;t=1', 'ratelimit-policy': '"app";q=1000000;w=1' })
+    res.end('{}')
+  })
+  const { inject } = await createGateway(t, baseConfig([
+    { name: 'users', prefix: '/api/users', upstreams: [up.origin], rateLimit: { max: 5, window: '1m' } },
+    { name: 'free', prefix: '/api/free', upstreams: [up.origin], rateLimit: false },
+  ], { rateLimit: { store: 'memory' } }))
+  const res = await inject('/api/users/1')
+  assertLimitHeaders(res.headers, 'users', 5, 60, 4)
+  const free = await inject('/api/free/1')
+  assert.equal(free.headers['x-ratelimit-limit'], '1000000', 'unlimited routes relay the upstream headers as they are')
+})
