@@ -3,13 +3,10 @@
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { TestContext } from 'node:test'
-import { Writable } from 'node:stream'
 import { createHmac, generateKeyPairSync, type KeyObject } from 'node:crypto'
 import { createSigner, type Algorithm } from 'fast-jwt'
-import { buildGateway, type BuildOptions } from '../../apps/gateway/app.ts'
-import { createLogger } from '../../apps/gateway/logger.ts'
-import { listenGateway } from '../../apps/gateway/server.ts'
-import { resolveOrThrow, type TestGateway } from '../helpers/gateway.ts'
+import type { BuildOptions } from '../../apps/gateway/app.ts'
+import { createGateway, type TestGateway } from '../helpers/gateway.ts'
 
 export const SECRET = 'auth-tests-secret-0123456789abcdef'
 export const ISSUER = 'gatehouse-test'
@@ -122,34 +119,10 @@ export async function createJwksServer (t: TestContext, keys: Array<Record<strin
   return state
 }
 
-// Like helpers/gateway.ts createGateway, plus BuildOptions (auth tuning) for JWKS tests.
-export async function createAuthGateway (t: TestContext, raw: Record<string, unknown>,
+// helpers/gateway.ts createGateway with BuildOptions (auth tuning) for JWKS tests.
+export function createAuthGateway (t: TestContext, raw: Record<string, unknown>,
   opts: { listen?: boolean, build?: Omit<BuildOptions, 'logger'> } = {}): Promise<TestGateway> {
-  const config = resolveOrThrow(raw)
-  const logs: Array<Record<string, unknown>> = []
-  const rawLogs: string[] = []
-  const sink = new Writable({
-    write (chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n')) {
-        if (line === '') continue
-        rawLogs.push(line)
-        logs.push(JSON.parse(line))
-      }
-      done()
-    },
-  })
-  const gateway = await buildGateway(config, { ...opts.build, logger: createLogger(config.logging.level, sink) })
-  const result: TestGateway = { gateway, config, inject: gateway.inject, logs, rawLogs }
-  if (opts.listen) {
-    const listening = await listenGateway(gateway, { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0 })
-    result.listening = listening
-    result.url = listening.publicUrl
-    result.adminUrl = listening.adminUrl
-    t.after(() => listening.shutdown())
-  } else {
-    t.after(() => gateway.close())
-  }
-  return result
+  return createGateway(t, raw, opts)
 }
 
 // The value of gatehouse_auth_failures_total for one service and reason.

@@ -4,7 +4,7 @@ import pino from 'pino'
 import type { FastifyBaseLogger } from 'fastify'
 import { resolveConfig, formatProblem } from '../../apps/gateway/config/index.ts'
 import type { GatewayConfig } from '../../apps/gateway/config/types.ts'
-import { buildGateway, type Gateway } from '../../apps/gateway/app.ts'
+import { buildGateway, type BuildOptions, type Gateway } from '../../apps/gateway/app.ts'
 import { listenGateway, type ListeningGateway } from '../../apps/gateway/server.ts'
 import { REDACT } from '../../apps/gateway/logger.ts'
 
@@ -27,9 +27,10 @@ export function resolveOrThrow (raw: unknown): GatewayConfig {
 }
 
 // Builds a gateway from a raw (YAML-shaped) config object; listens on 127.0.0.1:0 (public
-// and admin) when `listen` is set. Closed when the test ends.
+// and admin) when `listen` is set. `build` passes internal tuning (e.g. JWKS cool-downs).
+// Closed when the test ends.
 export async function createGateway (t: TestContext, raw: Record<string, unknown>,
-  opts: { listen?: boolean } = {}): Promise<TestGateway> {
+  opts: { listen?: boolean, build?: Omit<BuildOptions, 'logger'> } = {}): Promise<TestGateway> {
   const config = resolveOrThrow(raw)
   const logs: Array<Record<string, unknown>> = []
   const rawLogs: string[] = []
@@ -44,7 +45,7 @@ export async function createGateway (t: TestContext, raw: Record<string, unknown
     },
   })
   const logger = pino({ level: config.logging.level, redact: { paths: REDACT, censor: '[redacted]' } }, sink) as unknown as FastifyBaseLogger
-  const gateway = await buildGateway(config, { logger })
+  const gateway = await buildGateway(config, { ...opts.build, logger })
   const result: TestGateway = { gateway, config, inject: gateway.inject, logs, rawLogs }
   if (opts.listen) {
     const listening = await listenGateway(gateway, { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0 })
