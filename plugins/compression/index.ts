@@ -1,0 +1,87 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import { pipeline, type Readable } from 'node:stream'
+import type { GatewayContext } from '../../apps/gateway/context.ts'
+import { appendVary } from '../cors/vary.ts'
+import { encoderFor, SYNC_LIMIT_BYTES } from './encoders.ts'
+import { forbidsTransform, isCompressibleType, statusAllowsBody } from './eligibility.ts'
+import { createNegotiator } from './negotiate.ts'
+
+export { choose as chooseEncoding } from './negotiate.ts'
+
+export interface CompressionPluginOptions {
+  ctx: GatewayContext
+}
+
+function noop () {}
+
+// Response compression (SPEC "Edge options": `compression: { threshold, encodings }`).
+// Not @fastify/compress: it compresses every stream whatever its Content-Length (the
+// threshold only applies to buffered bodies), and compresses HEAD, 204/304 and
+// `Cache-Control: no-transform` responses; proxied bodies are streams, so most of its
+// rules would be ours anyway.
+//
+// One onSend hook, registered last so it sees the final body (proxied stream, cache hit
+// buffer, gateway error string). A response is compressed when the client accepts one of
+// the configured encodings (q-values honoured, the config's order breaks ties), the
+// upstream did not encode it, its type is text-like, it has a body (not HEAD, 1xx, 204,
+// 206, 304), `no-transform` is absent, and its length is unknown or at least `threshold`.
+async function compressionPlugin (app: FastifyInstance, opts: CompressionPluginOptions) {
+  const config = opts.ctx.config.compression
+  if (config === false) return
+  const encodings = config.encodings.filter((e) => encoderFor(e) !== undefined)
+  if (encodings.length === 0) return
+  const threshold = config.threshold
+  const negotiate = createNegotiator(encodings)
+
+  app.addHook('onSend', function compressResponse (request, reply, payload, done) {
+    if (payload === null || payload === undefined || request.method === 'HEAD' || !statusAllowsBody(reply.statusCode)) {
+      return done(null, payload)
+    }
+    const encoded = reply.getHeader('content-encoding')
+    if ((encoded !== undefined && encoded !== 'identity') || reply.getHeader('content-range') !== undefined ||
+      !isCompressibleType(reply.getHeader('content-type')) || forbidsTransform(reply.getHeader('cache-control'))) {
+      return done(null, payload)
+    }
+    const buffered = typeof payload === 'string' || Buffer.isBuffer(payload)
+    const size = buffered ? Buffer.byteLength(payload as string | Buffer) : declaredLength(reply)
+    if (size !== null && size < threshold) return done(null, payload)
+    // This response's encoding depends on Accept-Encoding, whatever this client accepts.
+    appendVary(reply, 'Accept-Encoding')
+    const encoding = negotiate(request.headers['accept-encoding'])
+    if (encoding === null) return done(null, payload)
+    const encoder = encoderFor(encoding)!
+
+    markEncoded(reply, encoding)
+    if (buffered) {
+      const input = typeof payload === 'string' ? Buffer.from(payload) : payload as Buffer
+      if (input.length <= SYNC_LIMIT_BYTES) return done(null, encoder.sync(input))
+      encoder.async(input, (err, out) => {
+        if (err !== null) done(err)
+        else done(null, out)
+      })
+      return
+    }
+    const stream = encoder.stream(size)
+    // Either side failing destroys both: a client that leaves stops the upstream read.
+    pipeline(payload as Readable, stream, noop)
+    done(null, stream)
+  })
+}
+
+function declaredLength (reply: FastifyReply): number | null {
+  const value = reply.getHeader('content-length')
+  if (value === undefined) return null
+  const n = Number(value)
+  return Number.isFinite(n) && n >= 0 ? n : null
+}
+
+function markEncoded (reply: FastifyReply, encoding: string) {
+  reply.header('content-encoding', encoding)
+  reply.removeHeader('content-length')
+  // A strong validator names the identity bytes; the encoded ones are only equivalent.
+  const etag = reply.getHeader('etag')
+  if (typeof etag === 'string' && etag.startsWith('"')) reply.header('etag', `W/${etag}`)
+}
+
+export default fp(compressionPlugin, { name: 'gatehouse-compression', fastify: '5.x' })
