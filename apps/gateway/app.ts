@@ -9,6 +9,13 @@ import { buildGeneration, type Generation } from './generation.ts'
 import { buildAdmin } from './admin/index.ts'
 import { createLogger } from './logger.ts'
 import { createGatewayMetrics } from '../../plugins/metrics/gateway-metrics.ts'
+import { createKeySource, type AuthKeyOptions } from '../../plugins/auth/key-source.ts'
+import { createRateLimitStore } from '../../plugins/rate-limit/index.ts'
+import { upstreamMetricsHooks } from '../../plugins/metrics/upstream-metrics.ts'
+import { createResilience } from '../../plugins/breaker/index.ts'
+import { createCacheStores } from '../../plugins/cache/stores.ts'
+import { impliedRateLimit } from './config/index.ts'
+import { createReloader, type Reloader } from './reload/index.ts'
 
 export interface Gateway {
   readonly ctx: GatewayContext
@@ -19,11 +26,33 @@ export interface Gateway {
   current: () => Generation
   // Swap in a new routing table built from these services; the old one finishes its requests.
   applyServices: (services: ServiceConfig[]) => Promise<void>
+  // servicesDir watch, SIGHUP and admin API changes, validated and applied one at a time.
+  readonly reloader: Reloader
   close: () => Promise<void>
+}
+
+// One generation and the requests it is still serving: a replaced generation is closed
+// when its last request ends (or after timeouts.drain, for a response that never
+// ends). Closing it runs no code under a running request and leaves ctx.agent alone.
+interface Serving {
+  generation: Generation
+  inflight: number
+  onIdle: (() => void) | null
+}
+
+const kServing = Symbol('gatehouse.serving')
+type TrackedResponse = ServerResponse & { [kServing]?: Serving }
+
+// One shared listener (no closure per request); 'close' fires once per response.
+function responseClosed (this: TrackedResponse) {
+  const serving = this[kServing]!
+  if (--serving.inflight === 0 && serving.onIdle !== null) serving.onIdle()
 }
 
 export interface BuildOptions {
   logger?: FastifyBaseLogger
+  // Internal tuning of JWT key handling (JWKS cool-down, timeouts); tests shorten them.
+  auth?: AuthKeyOptions
 }
 
 // Builds the gateway from a resolved config. Never listens (server.ts does).
@@ -48,35 +77,86 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
     metrics: createGatewayMetrics(),
     isTrustedPeer: trust === null ? () => false : (address) => address !== undefined && trust(address, 0),
     state: { listening: false, draining: false },
+    rateLimitStore: null,
+    auth: config.auth.jwt === null ? null : createKeySource(config.auth.jwt, logger, options.auth),
+    cacheStores: createCacheStores(() => ctx),
   }
+  // The first JWKS load (bounded by its fetch timeout; a failure is logged, not fatal).
+  await ctx.auth?.ready
+  if (config.rateLimit !== null) ctx.rateLimitStore = await createRateLimitStore(config.rateLimit, ctx)
 
   // Gateway-level setup of the policies that live across generations (they may push
   // UpstreamHooks into ctx.upstreamHooks): [breakers/health: plugins/breaker] [metrics hooks]
+  ctx.upstreamHooks.push(upstreamMetricsHooks(ctx.metrics))
+  // Breakers, health checks and load balancing: state on UpstreamState, read by the dispatcher.
+  const resilience = createResilience(ctx)
   let generation = await buildGeneration(ctx, config.services)
-  const retired: Generation[] = []
+  resilience.attach(generation.services)
+  let serving: Serving = { generation, inflight: 0, onIdle: null }
+  const retired = new Map<Serving, Promise<void>>()
 
   function handler (req: IncomingMessage, res: ServerResponse) {
-    generation.app.routing(req, res)
+    const s = serving
+    s.inflight++
+    ;(res as TrackedResponse)[kServing] = s
+    res.on('close', responseClosed)
+    s.generation.app.routing(req, res)
   }
 
   async function applyServices (services: ServiceConfig[]) {
+    // SPEC: without a rateLimit section a service's own limit is counted in memory; a
+    // reload may bring the first such service.
+    if (ctx.config.rateLimit === null) {
+      const implied = impliedRateLimit(null, services)
+      if (implied !== null) {
+        ctx.rateLimitStore ??= await createRateLimitStore(implied, ctx)
+        ctx.config = { ...ctx.config, rateLimit: implied }
+      }
+    }
     const next = await buildGeneration(ctx, services)
-    const previous = generation
+    const previous = serving
     generation = next
+    serving = { generation: next, inflight: 0, onIdle: null }
     ctx.config = { ...ctx.config, services }
     releaseUnusedUpstreams(services)
-    retired.push(previous)
+    retire(previous)
   }
 
-  // Upstream state no service references any more is dropped (and, with breakers and
-  // health checks, shut down by the hooks that own them).
+  function retire (s: Serving) {
+    let timer: NodeJS.Timeout | undefined
+    const closed = new Promise<void>((resolve) => {
+      s.onIdle = resolve
+      if (s.inflight === 0) resolve()
+      else timer = setTimeout(resolve, ctx.config.server.timeouts.drainMs).unref()
+    }).then(() => {
+      clearTimeout(timer)
+      s.onIdle = null
+      return s.generation.app.close()
+    }).catch((err: unknown) => {
+      logger.error({ err }, 'closing a replaced generation failed')
+    }).finally(() => {
+      retired.delete(s)
+    })
+    retired.set(s, closed)
+  }
+
+  // Upstream state no service references any more is dropped, its breaker and health
+  // check shut down; an unchanged upstream keeps its state (breaker, health) as it is.
   function releaseUnusedUpstreams (services: ServiceConfig[]) {
     const keep = new Set<string>()
     for (const s of services) for (const o of s.upstreams) keep.add(upstreamKey(s, o))
-    for (const key of ctx.upstreams.keys()) if (!keep.has(key)) ctx.upstreams.delete(key)
+    for (const [key, state] of ctx.upstreams) {
+      if (keep.has(key)) continue
+      ctx.upstreams.delete(key)
+      resilience.release(state)
+    }
+    // Upstreams new in the generation just swapped in get their breaker and health check
+    // now, in the same tick as the swap, so no request reaches them before.
+    resilience.attach(generation.services)
   }
 
-  const admin = await buildAdmin({ ctx, current: () => generation })
+  const reloader = createReloader({ ctx, applyServices })
+  const admin = await buildAdmin({ ctx, current: () => generation, reloader })
 
   return {
     ctx,
@@ -85,11 +165,20 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
     inject: (opts) => inject(handler, opts),
     current: () => generation,
     applyServices,
+    reloader,
     async close () {
+      // No reload may build a generation after this point.
+      await reloader.close()
+      // Health checks and breaker timers first: an in-flight check must not hold the agent open.
+      resilience.close()
       await admin.close()
-      for (const g of retired) await g.app.close()
+      for (const s of retired.keys()) s.onIdle?.()
+      await Promise.all(retired.values())
       await generation.app.close()
       await ctx.agent.close()
+      await ctx.rateLimitStore?.close()
+      await ctx.auth?.close()
+      await ctx.cacheStores.close()
     },
   }
 }

@@ -4,6 +4,9 @@ import type { GatewayConfig, ServiceConfig } from './config/types.ts'
 import type { UpstreamState } from './runtime/service-runtime.ts'
 import type { UpstreamHooks } from '../../plugins/proxy/index.ts'
 import type { GatewayMetrics } from '../../plugins/metrics/gateway-metrics.ts'
+import type { GatewayRateLimitStore } from '../../plugins/rate-limit/store.ts'
+import type { KeySource } from '../../plugins/auth/key-source.ts'
+import type { CacheStores } from '../../plugins/cache/stores.ts'
 
 // Everything that lives as long as the gateway process, across config generations.
 // Plugins reach long-lived state through this object instead of module globals, so two
@@ -18,6 +21,13 @@ export interface GatewayContext {
   metrics: GatewayMetrics
   isTrustedPeer: (address: string | undefined) => boolean
   state: { listening: boolean; draining: boolean }
+  // Rate-limit counters (memory or Redis): outlive generations; null = no `rateLimit` section.
+  rateLimitStore: GatewayRateLimitStore | null
+  // JWT verification keys (the JWKS cache too), kept across reloads; null without auth.jwt.
+  auth: KeySource | null
+  // Response-cache stores per cached service (plugins/cache): entries of unchanged services
+  // survive reloads; the Redis connection is made on first use.
+  cacheStores: CacheStores
 }
 
 export function upstreamKey (service: ServiceConfig, origin: string): string {

@@ -1,6 +1,7 @@
 import { LogController, type FastifyBaseLogger, type FastifyServerOptions } from 'fastify'
 import { requestIdFor } from '../../plugins/request-context/index.ts'
 import { sendProblem, BadRequest } from '../../plugins/errors/index.ts'
+import { frameworkResponse } from '../../plugins/metrics/response-observers.ts'
 
 // Options shared by the public generations and the admin instance: our logger, our request
 // ids, no per-request log lines from Fastify (the access log is ours), and problem+json
@@ -11,6 +12,8 @@ export function baseFastifyOptions (logger: FastifyBaseLogger): FastifyServerOpt
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestIdFor,
     frameworkErrors (_error, request, reply) {
+      // No hook runs for these: metrics and the access log are told directly.
+      frameworkResponse(request, reply)
       sendProblem(request, reply, new BadRequest('The request target is malformed'))
     },
   }

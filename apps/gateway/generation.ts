@@ -7,7 +7,15 @@ import { createServiceRuntime, createUpstreamState, type ServiceRuntime } from '
 import errorsPlugin from '../../plugins/errors/index.ts'
 import requestContextPlugin, { kBadTarget } from '../../plugins/request-context/index.ts'
 import { baseFastifyOptions } from './fastify-options.ts'
+import authPlugin from '../../plugins/auth/index.ts'
+import rateLimitPlugin from '../../plugins/rate-limit/index.ts'
 import proxyPlugin, { createUpstreamDispatcher, normalizeTarget } from '../../plugins/proxy/index.ts'
+import metricsPlugin from '../../plugins/metrics/index.ts'
+import accessLogPlugin from '../../plugins/access-log/index.ts'
+import ipAccessPlugin from '../../plugins/ip-access/index.ts'
+import cachePlugin from '../../plugins/cache/index.ts'
+import corsPlugin from '../../plugins/cors/index.ts'
+import compressionPlugin from '../../plugins/compression/index.ts'
 
 // One routing table: a Fastify instance with one http-proxy per service. Fastify cannot
 // add routes after start, so a reload builds a new generation aside and the public server
@@ -51,8 +59,24 @@ export async function buildGeneration (ctx: GatewayContext, services: ServiceCon
   // Plugin order (DEVELOPERS.md): metrics -> auth -> rate limit -> breaker -> proxy.
   // Each policy plugin takes { ctx, services } and registers root-scope onRequest hooks.
   // [metrics + access log: plugins/metrics, plugins/access-log]
+  await app.register(metricsPlugin, { ctx })
+  await app.register(accessLogPlugin, { ctx })
+  // [edge: plugins/ip-access, plugins/cache, plugins/cors] (order matters, see each):
+  // ip access is the first policy hook: a refused address gets 403 before anything else.
+  await app.register(ipAccessPlugin, { ctx, services: runtimes })
+  // The cache looks up in preHandler, i.e. after every onRequest policy (ip access, auth,
+  // rate limit) and right before the proxy; it is registered here so that its onSend
+  // (storing the upstream response) runs before CORS and compression change the response.
+  await app.register(cachePlugin, { ctx, services: runtimes })
+  // CORS preflights are answered in onRequest, before auth and rate limit (no token needed,
+  // never counted, never proxied).
+  await app.register(corsPlugin, { ctx, services: runtimes })
   // [auth: plugins/auth]
+  await app.register(authPlugin, { ctx, services: runtimes })
   // [rate limit: plugins/rate-limit]
+  await app.register(rateLimitPlugin, { ctx, services: runtimes })
+  // [compression: plugins/compression] the last onSend hook: it encodes the final body.
+  await app.register(compressionPlugin, { ctx })
   // [breaker: gates upstream calls through ctx.upstreamHooks, set up in app.ts]
   await app.register(proxyPlugin, {
     services: runtimes,

@@ -4,6 +4,7 @@ import closeWithGrace from 'close-with-grace'
 import type { GatewayConfig } from './config/types.ts'
 import { buildGateway, type Gateway, type BuildOptions } from './app.ts'
 import { handleClientError } from '../../plugins/errors/client-error.ts'
+import { reloadOnSighup } from './reload/index.ts'
 
 export interface ListeningGateway {
   gateway: Gateway
@@ -91,11 +92,17 @@ export async function listenGateway (gateway: Gateway, overrides: ListenOverride
   }
 }
 
-// The process entry: build, listen, drain on SIGTERM/SIGINT and exit 0.
+// The process entry: build, listen, reload on servicesDir changes and SIGHUP, drain on
+// SIGTERM/SIGINT and exit 0.
 export async function runServer (config: GatewayConfig, options: BuildOptions = {}): Promise<ListeningGateway> {
   const gateway = await buildGateway(config, options)
+  // Before listening (a SIGHUP right after "gateway listening" must not find no listener,
+  // which would kill the process), and kept while draining for the same reason.
+  reloadOnSighup(gateway.reloader, gateway.ctx.logger)
   const running = await listenGateway(gateway)
-  closeWithGrace({ delay: config.server.timeouts.drainMs + 5000, logger: false }, async ({ signal, err }) => {
+  gateway.reloader.watch()
+  // SIGHUP means reload here, not shutdown (close-with-grace handles it by default).
+  closeWithGrace({ delay: config.server.timeouts.drainMs + 5000, logger: false, skip: ['SIGHUP'] }, async ({ signal, err }) => {
     if (err) gateway.ctx.logger.error({ err }, 'fatal error, shutting down')
     else gateway.ctx.logger.info({ signal }, 'shutdown requested')
     await running.shutdown()

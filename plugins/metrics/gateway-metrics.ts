@@ -32,7 +32,7 @@ export function createGatewayMetrics (registry: Registry = new Registry()) {
     }),
     upstreamDuration: new Histogram({
       name: 'gatehouse_upstream_request_duration_seconds',
-      help: 'Time from sending the request upstream to its response headers',
+      help: 'Time from sending the request upstream to its response headers (or to the failure of the call)',
       labelNames: ['service', 'upstream'] as const,
       buckets: LATENCY_BUCKETS,
       registers,
@@ -82,6 +82,18 @@ export function createGatewayMetrics (registry: Registry = new Registry()) {
       name: 'gatehouse_config_reloads_total',
       help: 'Configuration reloads by result',
       labelNames: ['result'] as const,
+      registers,
+    }),
+    cacheRequests: new Counter({
+      name: 'gatehouse_cache_requests_total',
+      help: 'GET/HEAD requests to services with a response cache, by result (hit, miss, bypass)',
+      labelNames: ['service', 'result'] as const,
+      registers,
+    }),
+    websocketConnections: new Gauge({
+      name: 'gatehouse_websocket_connections',
+      help: 'Open WebSocket connections proxied per service',
+      labelNames: ['service'] as const,
       registers,
     }),
   }

@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
 import type { ServiceRuntime } from '../../apps/gateway/runtime/service-runtime.ts'
 import { newTraceContext, parseTraceparent } from './trace-context.ts'
@@ -35,27 +35,32 @@ declare module 'fastify' {
   }
 }
 
+// Also used where Fastify answers before any hook ran (frameworkErrors).
+export function newRequestContext (request: FastifyRequest, res: ServerResponse, service: ServiceRuntime | null): RequestContext {
+  const trace = parseTraceparent(request.headers.traceparent as string | undefined) ?? newTraceContext()
+  return {
+    service,
+    startMs: performance.now(),
+    traceparent: trace.traceparent,
+    traceId: trace.traceId,
+    consumer: null,
+    scopes: null,
+    upstream: null,
+    upstreamStartMs: 0,
+    upstreamMs: null,
+    code: null,
+    rateLimitHeaders: false,
+    res,
+  }
+}
+
 // Set by the URL normaliser (rewriteUrl runs before routing, where it cannot answer).
 export const kBadTarget = Symbol('gatehouse.badTarget')
 
 async function requestContextPlugin (app: FastifyInstance) {
   app.decorateRequest('gw', null as unknown as RequestContext)
   app.addHook('onRequest', function createRequestContext (request, reply, done) {
-    const trace = parseTraceparent(request.headers.traceparent as string | undefined) ?? newTraceContext()
-    request.gw = {
-      service: request.routeOptions.config.service ?? null,
-      startMs: performance.now(),
-      traceparent: trace.traceparent,
-      traceId: trace.traceId,
-      consumer: null,
-      scopes: null,
-      upstream: null,
-      upstreamStartMs: 0,
-      upstreamMs: null,
-      code: null,
-      rateLimitHeaders: false,
-      res: reply.raw,
-    }
+    request.gw = newRequestContext(request, reply.raw, request.routeOptions.config.service ?? null)
     const bad = (request.raw as unknown as Record<symbol, string | undefined>)[kBadTarget]
     if (bad !== undefined) {
       request.gw.service = null
