@@ -1,0 +1,85 @@
+import { parseArgs } from 'node:util'
+import { CONTENDER_ORDER, type ContenderName } from './contenders.ts'
+
+export interface BenchOptions {
+  quick: boolean
+  profile: boolean
+  profileContender: ContenderName
+  rounds: number
+  primeS: number // once per contender after start-up
+  warmupS: number
+  durationS: number
+  profileS: number
+  connections: number
+  pipelining: number
+  only: ContenderName[]
+  pin: boolean
+}
+
+export const USAGE = `usage: npm run bench -- [options]
+  --quick              ~1 minute: 2 rounds of 1 s warm-up + 3 s measured
+                       (each contender is first primed once: 2 s, 5 s without --quick)
+  --rounds N           interleaved rounds (default 3)
+  --warmup S           warm-up seconds per run (default 3)
+  --duration S         measured seconds per run (default 10)
+  --connections N      concurrent connections (default 50)
+  --only a,b,...       contenders to run (${CONTENDER_ORDER.join(', ')})
+  --no-pin             do not pin processes to cores with taskset
+  --profile            instead of comparing: profile one contender with node --cpu-prof
+                       under load and print the top self-time functions
+  --contender NAME     the contender --profile profiles (default gatehouse-full)`
+
+export class UsageError extends Error {}
+
+function positiveNumber (value: string | undefined, name: string, fallback: number, integer: boolean): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new UsageError(`--${name} must be a positive ${integer ? 'integer' : 'number'}`)
+  return n
+}
+
+function contenderName (value: string): ContenderName {
+  if (!(CONTENDER_ORDER as string[]).includes(value)) throw new UsageError(`unknown contender "${value}" (one of ${CONTENDER_ORDER.join(', ')})`)
+  return value as ContenderName
+}
+
+export function parseOptions (argv: string[]): BenchOptions {
+  let values
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        quick: { type: 'boolean' },
+        profile: { type: 'boolean' },
+        contender: { type: 'string' },
+        rounds: { type: 'string' },
+        warmup: { type: 'string' },
+        duration: { type: 'string' },
+        connections: { type: 'string' },
+        only: { type: 'string' },
+        'no-pin': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }))
+  } catch (err) {
+    throw new UsageError((err as Error).message)
+  }
+  if (values.help) throw new UsageError('')
+  const quick = values.quick === true
+  return {
+    quick,
+    profile: values.profile === true,
+    profileContender: contenderName(values.contender ?? 'gatehouse-full'),
+    rounds: positiveNumber(values.rounds, 'rounds', quick ? 2 : 3, true),
+    primeS: quick ? 2 : 5,
+    warmupS: positiveNumber(values.warmup, 'warmup', quick ? 1 : 3, true),
+    durationS: positiveNumber(values.duration, 'duration', quick ? 3 : 10, true),
+    profileS: positiveNumber(values.duration, 'duration', quick ? 5 : 15, true),
+    connections: positiveNumber(values.connections, 'connections', 50, true),
+    pipelining: 1,
+    only: values.only === undefined ? CONTENDER_ORDER : values.only.split(',').map((s) => contenderName(s.trim())),
+    pin: values['no-pin'] !== true,
+  }
+}
