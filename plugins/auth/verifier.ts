@@ -32,7 +32,7 @@ export function createVerify (key: string, algorithms: string[], jwt: JwtConfig,
   // audience must also be present, or a token without them would pass.
   if (jwt.issuer !== undefined) required.push('iss')
   if (jwt.audience !== undefined) required.push('aud')
-  return createVerifier({
+  return withTokenMemo(createVerifier({
     key,
     algorithms: algorithms as Algorithm[],
     clockTolerance: tolerance,
@@ -46,5 +46,27 @@ export function createVerify (key: string, algorithms: string[], jwt: JwtConfig,
     errorCacheTTL: (err: TokenError) => err.code === TokenError.codes.inactive
       ? -(tolerance + 1)
       : Math.max(-1, DEFAULT_ERROR_CACHE_MS - tolerance),
-  }) as Verify
+  }) as Verify, tolerance)
+}
+
+// fast-jwt's cache hashes every token (sha256) to find its entry, which was the largest
+// single auth cost in the benchmark profile. Clients resend the same token, so a small
+// map keyed by the token string itself answers repeats without hashing. Entries end with
+// the token (exp + clockTolerance) and after a minute; the map is emptied when full, so a
+// flood of distinct tokens only falls back to fast-jwt's own bounded cache.
+export const TOKEN_MEMO_SIZE = 1024
+const TOKEN_MEMO_TTL_MS = 60_000
+
+function withTokenMemo (verify: Verify, toleranceMs: number): Verify {
+  const memo = new Map<string, { claims: Claims, until: number }>()
+  return function memoizedVerify (token) {
+    const now = Date.now()
+    const hit = memo.get(token)
+    if (hit !== undefined && hit.until > now) return hit.claims
+    const claims = verify(token)
+    const exp = typeof claims.exp === 'number' ? claims.exp * 1000 + toleranceMs : Infinity
+    if (memo.size >= TOKEN_MEMO_SIZE) memo.clear()
+    memo.set(token, { claims, until: Math.min(exp, now + TOKEN_MEMO_TTL_MS) })
+    return claims
+  }
 }
