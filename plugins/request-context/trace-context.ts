@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { randomHex } from './random-hex.ts'
 
 // W3C Trace Context level 1: version-traceid-parentid-flags, lowercase hex, and neither
 // id all zeros. Version ff is invalid; higher versions may append fields after a dash.
@@ -22,7 +22,6 @@ export function parseTraceparent (value: string | undefined): TraceContext | nul
 }
 
 export function newTraceContext (): TraceContext {
-  const traceId = randomUUID().replaceAll('-', '')
-  const spanId = randomUUID().replaceAll('-', '').slice(0, 16)
-  return { traceparent: `00-${traceId}-${spanId}-01`, traceId }
+  const traceId = randomHex(16)
+  return { traceparent: `00-${traceId}-${randomHex(8)}-01`, traceId }
 }
