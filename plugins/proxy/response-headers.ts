@@ -2,34 +2,40 @@ import type { FastifyRequest } from 'fastify'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { ServiceRuntime } from '../../apps/gateway/runtime/service-runtime.ts'
 
-const HOP_BY_HOP_RESPONSE = ['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'te',
-  'trailer', 'transfer-encoding', 'upgrade']
+// Hop-by-hop headers (RFC 9110 7.6.1) and banners, which tell an attacker what runs
+// behind the gateway.
+const DROPPED = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'te',
+  'trailer', 'transfer-encoding', 'upgrade', 'server', 'x-powered-by'])
 // On a route the gateway limits, its own budget is the one clients must see.
-const RATE_LIMIT_HEADERS = ['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'ratelimit-policy', 'ratelimit']
-// Banners tell an attacker what runs behind the gateway.
-const BANNERS = ['server', 'x-powered-by']
+const RATE_LIMIT_HEADERS = new Set(['x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset', 'ratelimit-policy', 'ratelimit'])
 
 // A Host we would echo into a Location must look like a host, nothing more.
 const SAFE_HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/
 
+// One pass into a fresh object: deleting keys would push every response's header object
+// into V8's slow dictionary mode, on the hottest path of the gateway.
 export function buildClientHeaders (headers: IncomingHttpHeaders, request: FastifyRequest,
   svc: ServiceRuntime): IncomingHttpHeaders {
-  const listed = headers.connection
-  if (typeof listed === 'string') {
-    for (const name of listed.split(',')) {
-      const n = name.trim().toLowerCase()
-      if (n !== '') delete headers[n]
-    }
+  const listed = typeof headers.connection === 'string' ? connectionListed(headers.connection) : null
+  const limited = request.gw.rateLimitHeaders
+  const out: IncomingHttpHeaders = {}
+  for (const name in headers) {
+    if (DROPPED.has(name) || (limited && RATE_LIMIT_HEADERS.has(name)) || (listed !== null && listed.has(name))) continue
+    out[name] = headers[name]
   }
-  for (let i = 0; i < HOP_BY_HOP_RESPONSE.length; i++) delete headers[HOP_BY_HOP_RESPONSE[i]!]
-  for (let i = 0; i < BANNERS.length; i++) delete headers[BANNERS[i]!]
-  if (request.gw.rateLimitHeaders) {
-    for (let i = 0; i < RATE_LIMIT_HEADERS.length; i++) delete headers[RATE_LIMIT_HEADERS[i]!]
+  const location = out.location
+  if (typeof location === 'string') out.location = rewriteLocation(location, request, svc)
+  out['x-request-id'] = String(request.id)
+  return out
+}
+
+function connectionListed (value: string): Set<string> {
+  const names = new Set<string>()
+  for (const name of value.split(',')) {
+    const n = name.trim().toLowerCase()
+    if (n !== '') names.add(n)
   }
-  const location = headers.location
-  if (typeof location === 'string') headers.location = rewriteLocation(location, request, svc)
-  headers['x-request-id'] = String(request.id)
-  return headers
+  return names
 }
 
 // Redirects must send clients back through the gateway, never to an upstream address.
