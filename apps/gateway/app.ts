@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Duplex } from 'node:stream'
 import proxyaddr from 'proxy-addr'
 import { Agent } from 'undici'
 import { inject, type InjectOptions, type Response as InjectResponse } from 'light-my-request'
@@ -16,12 +17,19 @@ import { createResilience } from '../../plugins/breaker/index.ts'
 import { createCacheStores } from '../../plugins/cache/stores.ts'
 import { impliedRateLimit } from './config/index.ts'
 import { createReloader, type Reloader } from './reload/index.ts'
+import { upstreamAgentOptions } from './tls/upstream-agents.ts'
+import { acceptsWebSocket, Tunnels, upgradeResponse } from '../../plugins/websocket/index.ts'
+import type { UpstreamState } from './runtime/service-runtime.ts'
 
 export interface Gateway {
   readonly ctx: GatewayContext
   readonly admin: FastifyInstance
   // The public port's request listener; server.ts hands it to http.createServer.
   handler: (req: IncomingMessage, res: ServerResponse) => void
+  // The public port's 'upgrade' listener, and Node's shouldUpgradeCallback: WebSocket
+  // upgrades to `websocket: true` services go through the current generation's hooks.
+  upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) => void
+  shouldUpgrade: (req: IncomingMessage) => boolean
   inject: (opts: InjectOptions | string) => Promise<InjectResponse>
   current: () => Generation
   // Swap in a new routing table built from these services; the old one finishes its requests.
@@ -63,15 +71,8 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
   const ctx: GatewayContext = {
     config,
     logger,
-    // Upstream sockets idle out before a Node upstream's default 5 s keep-alive, so a
-    // reused socket is never one the upstream is about to close under us.
-    agent: new Agent({
-      connect: { timeout: t.connectMs },
-      keepAliveTimeout: Math.min(4000, t.keepAliveMs),
-      keepAliveMaxTimeout: Math.min(4000, t.keepAliveMs),
-      headersTimeout: t.upstreamMs,
-      bodyTimeout: t.upstreamMs,
-    }),
+    // The shared upstream pool (apps/gateway/tls/upstream-agents.ts has its settings).
+    agent: new Agent(upstreamAgentOptions(t)),
     upstreams: new Map(),
     upstreamHooks: [],
     metrics: createGatewayMetrics(),
@@ -80,6 +81,7 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
     rateLimitStore: null,
     auth: config.auth.jwt === null ? null : createKeySource(config.auth.jwt, logger, options.auth),
     cacheStores: createCacheStores(() => ctx),
+    websockets: new Tunnels(),
   }
   // The first JWKS load (bounded by its fetch timeout; a failure is logged, not fatal).
   await ctx.auth?.ready
@@ -97,6 +99,17 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
 
   function handler (req: IncomingMessage, res: ServerResponse) {
     const s = serving
+    s.inflight++
+    ;(res as TrackedResponse)[kServing] = s
+    res.on('close', responseClosed)
+    s.generation.app.routing(req, res)
+  }
+
+  // Counted like a request: the response closes with the socket (after the tunnel, if any).
+  function upgrade (req: IncomingMessage, socket: Duplex, head: Buffer) {
+    const s = serving
+    const res = upgradeResponse(req, socket, head)
+    if (res === null) return
     s.inflight++
     ;(res as TrackedResponse)[kServing] = s
     res.on('close', responseClosed)
@@ -149,10 +162,18 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
       if (keep.has(key)) continue
       ctx.upstreams.delete(key)
       resilience.release(state)
+      closeAgent(state)
     }
     // Upstreams new in the generation just swapped in get their breaker and health check
     // now, in the same tick as the swap, so no request reaches them before.
     resilience.attach(generation.services)
+  }
+
+  // A released upstream's own TLS Agent: requests still running on it finish first
+  // (undici's close() is graceful).
+  function closeAgent (state: UpstreamState) {
+    if (state.agent === null) return
+    state.agent.close().catch((err: unknown) => logger.warn({ err }, 'closing an upstream TLS agent failed'))
   }
 
   const reloader = createReloader({ ctx, applyServices })
@@ -163,6 +184,8 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
     admin,
     handler,
     inject: (opts) => inject(handler, opts),
+    upgrade,
+    shouldUpgrade: (req) => acceptsWebSocket(generation.services, req),
     current: () => generation,
     applyServices,
     reloader,
@@ -175,7 +198,9 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
       for (const s of retired.keys()) s.onIdle?.()
       await Promise.all(retired.values())
       await generation.app.close()
+      ctx.websockets.destroyAll()
       await ctx.agent.close()
+      await Promise.all([...ctx.upstreams.values()].map((state) => state.agent?.close()))
       await ctx.rateLimitStore?.close()
       await ctx.auth?.close()
       await ctx.cacheStores.close()

@@ -7,6 +7,8 @@ import type { GatewayMetrics } from '../../plugins/metrics/gateway-metrics.ts'
 import type { GatewayRateLimitStore } from '../../plugins/rate-limit/store.ts'
 import type { KeySource } from '../../plugins/auth/key-source.ts'
 import type { CacheStores } from '../../plugins/cache/stores.ts'
+import type { Tunnels } from '../../plugins/websocket/index.ts'
+import { upstreamTlsKey } from './tls/upstream-agents.ts'
 
 // Everything that lives as long as the gateway process, across config generations.
 // Plugins reach long-lived state through this object instead of module globals, so two
@@ -28,8 +30,13 @@ export interface GatewayContext {
   // Response-cache stores per cached service (plugins/cache): entries of unchanged services
   // survive reloads; the Redis connection is made on first use.
   cacheStores: CacheStores
+  // Open WebSocket tunnels (plugins/websocket): they outlive the generation that opened
+  // them; shutdown tells them to close, then cuts what is left.
+  websockets: Tunnels
 }
 
 export function upstreamKey (service: ServiceConfig, origin: string): string {
-  return `${service.name}\u0000${origin}\u0000${JSON.stringify(service.circuitBreaker)}\u0000${JSON.stringify(service.healthCheck)}`
+  return `${service.name}\u0000${origin}\u0000${JSON.stringify(service.circuitBreaker)}\u0000${JSON.stringify(service.healthCheck)}` +
+    // A state holds the TLS Agent of a service with `upstreamTls` (apps/gateway/tls).
+    `\u0000${upstreamTlsKey(service.upstreamTls)}`
 }

@@ -16,6 +16,7 @@ import ipAccessPlugin from '../../plugins/ip-access/index.ts'
 import cachePlugin from '../../plugins/cache/index.ts'
 import corsPlugin from '../../plugins/cors/index.ts'
 import compressionPlugin from '../../plugins/compression/index.ts'
+import { createUpstreamAgent } from './tls/upstream-agents.ts'
 
 // One routing table: a Fastify instance with one http-proxy per service. Fastify cannot
 // add routes after start, so a reload builds a new generation aside and the public server
@@ -41,6 +42,8 @@ export async function buildGeneration (ctx: GatewayContext, services: ServiceCon
     let state = ctx.upstreams.get(key)
     if (state === undefined) {
       state = createUpstreamState(origin)
+      // https upstreams with a private CA or rejectUnauthorized: false get a pool of their own.
+      if (svc.upstreamTls !== null) state.agent = createUpstreamAgent(config.server.timeouts, svc.upstreamTls)
       ctx.upstreams.set(key, state)
     }
     return state
@@ -84,6 +87,8 @@ export async function buildGeneration (ctx: GatewayContext, services: ServiceCon
     bodyLimit: config.server.bodyLimit,
     forwardAuthorization: config.auth.jwt?.forwardAuthorization ?? true,
     isTrustedPeer: ctx.isTrustedPeer,
+    // WebSocket upgrades of `websocket: true` services (plugins/websocket).
+    ctx,
   })
   await app.ready()
   return { app, services: runtimes }

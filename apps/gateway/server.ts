@@ -1,74 +1,127 @@
 import http from 'node:http'
+import type https from 'node:https'
 import type { AddressInfo } from 'node:net'
 import closeWithGrace from 'close-with-grace'
 import type { GatewayConfig } from './config/types.ts'
 import { buildGateway, type Gateway, type BuildOptions } from './app.ts'
 import { handleClientError } from '../../plugins/errors/client-error.ts'
-import { reloadOnSighup } from './reload/index.ts'
+import { reloadOnSighup, type ReloadEvent } from './reload/index.ts'
+import { createPublicListener, httpServerOptions, tlsAwareClientError, type PublicServer } from './tls/public-listener.ts'
+import { createRedirectHandler } from './tls/redirect.ts'
+import { CertificateReloader } from './tls/cert-reloader.ts'
 
 export interface ListeningGateway {
   gateway: Gateway
-  publicServer: http.Server
+  publicServer: PublicServer
+  // http:// or https:// (server.tls).
   publicUrl: string
   adminUrl: string
+  // The plain-HTTP listener of server.httpRedirect (308 to https), when configured.
+  redirectServer: http.Server | null
+  redirectUrl: string | null
+  // Re-reads server.tls on file change and SIGHUP; null without tls.
+  certificates: CertificateReloader | null
   // Stop accepting, let in-flight requests finish (bounded by timeouts.drain), close all.
   shutdown: () => Promise<void>
 }
-
-const MAX_HEADER_BYTES = 16384
 
 export interface ListenOverrides {
   host?: string
   port?: number
   adminHost?: string
   adminPort?: number
+  redirectPort?: number
+}
+
+function listen (server: PublicServer | http.Server, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+}
+
+function urlOf (scheme: string, server: PublicServer | http.Server): string {
+  const addr = server.address() as AddressInfo
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+  return `${scheme}://${host}:${addr.port}`
 }
 
 export async function listenGateway (gateway: Gateway, overrides: ListenOverrides = {}): Promise<ListeningGateway> {
   const { server: s, admin } = gateway.ctx.config
-  const publicServer = http.createServer({
-    maxHeaderSize: MAX_HEADER_BYTES,
-    headersTimeout: s.timeouts.headersMs,
-    // The whole request (headers and body) may take as long as an upstream call.
-    requestTimeout: s.timeouts.headersMs + s.timeouts.upstreamMs,
-    keepAliveTimeout: s.timeouts.keepAliveMs,
-    connectionsCheckingInterval: Math.min(1000, s.timeouts.headersMs),
-  }, gateway.handler)
+  const { logger } = gateway.ctx
+  // http, https, or HTTP/2 with HTTP/1.1 fallback (apps/gateway/tls/public-listener.ts).
+  const listener = await createPublicListener({
+    server: s, handler: gateway.handler, upgrade: gateway.upgrade, shouldUpgrade: gateway.shouldUpgrade, logger,
+  })
+  const publicServer = listener.server
   publicServer.maxConnections = s.maxConnections
-  publicServer.on('clientError', handleClientError)
+  publicServer.on('clientError', listener.scheme === 'https' ? tlsAwareClientError(handleClientError) : handleClientError)
   // Past maxConnections Node closes new sockets at once; say so in the log, once a second.
   let lastDropLog = 0
   publicServer.on('drop', () => {
     const now = Date.now()
     if (now - lastDropLog > 1000) {
       lastDropLog = now
-      gateway.ctx.logger.warn({ maxConnections: s.maxConnections }, 'connection refused: maxConnections reached')
+      logger.warn({ maxConnections: s.maxConnections }, 'connection refused: maxConnections reached')
     }
   })
 
-  await new Promise<void>((resolve, reject) => {
-    publicServer.once('error', reject)
-    publicServer.listen(overrides.port ?? s.port, overrides.host ?? s.host, () => {
-      publicServer.off('error', reject)
-      resolve()
-    })
-  })
+  const host = overrides.host ?? s.host
+  await listen(publicServer, overrides.port ?? s.port, host)
+  const publicPort = (publicServer.address() as AddressInfo).port
+  let redirectServer: http.Server | null = null
+  if (s.httpRedirect !== null) {
+    redirectServer = http.createServer(httpServerOptions(s), createRedirectHandler({ configuredHost: host, tlsPort: () => publicPort }))
+    redirectServer.maxConnections = s.maxConnections
+    redirectServer.on('clientError', handleClientError)
+    try {
+      await listen(redirectServer, overrides.redirectPort ?? s.httpRedirect.port, host)
+    } catch (err) {
+      publicServer.close()
+      throw err
+    }
+  }
   const adminUrl = await gateway.admin.listen({ host: overrides.adminHost ?? admin.host, port: overrides.adminPort ?? admin.port })
+
+  let certificates: CertificateReloader | null = null
+  let onReload: ((event: ReloadEvent) => void) | null = null
+  if (listener.certificate !== null && s.tls !== null) {
+    const reloader = certificates = new CertificateReloader({
+      server: publicServer as https.Server, files: s.tls, current: listener.certificate, logger,
+    })
+    reloader.watch()
+    // SIGHUP re-reads the certificate too, from the paths of the config now running.
+    onReload = (event) => {
+      if (event.trigger === 'sighup') void reloader.reload(gateway.ctx.config.server.tls ?? undefined, 'sighup')
+    }
+    gateway.reloader.on('reload', onReload)
+  }
+
   gateway.ctx.state.listening = true
-  const addr = publicServer.address() as AddressInfo
-  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
-  const publicUrl = `http://${host}:${addr.port}`
-  gateway.ctx.logger.info({ publicUrl, adminUrl, services: gateway.current().services.length }, 'gateway listening')
+  const publicUrl = urlOf(listener.scheme, publicServer)
+  const redirectUrl = redirectServer === null ? null : urlOf('http', redirectServer)
+  logger.info({ publicUrl, redirectUrl: redirectUrl ?? undefined, http2: s.tls !== null && s.http2, adminUrl, services: gateway.current().services.length }, 'gateway listening')
 
   let shuttingDown: Promise<void> | null = null
   async function drain () {
-    const { logger } = gateway.ctx
     gateway.ctx.state.draining = true
     logger.info({ drainMs: s.timeouts.drainMs }, 'draining: no new connections, finishing in-flight requests')
+    certificates?.close()
+    if (onReload !== null) gateway.reloader.off('reload', onReload)
     const closed = new Promise<void>((resolve) => publicServer.close(() => resolve()))
-    // Keep-alive connections go as soon as they are idle; busy ones when their response ends.
-    publicServer.closeIdleConnections()
-    const sweep = setInterval(() => publicServer.closeIdleConnections(), 50)
+    // A redirect is answered at once: nothing there to wait for.
+    const redirectClosed = redirectServer === null
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => { redirectServer.close(() => resolve()); redirectServer.closeAllConnections() })
+    // WebSocket peers get a Close (1001) and leave on their own.
+    gateway.ctx.websockets.goingAway()
+    // Keep-alive connections go as soon as they are idle (HTTP/2 sessions get a GOAWAY);
+    // busy ones when their response ends.
+    listener.closeIdle()
+    const sweep = setInterval(() => listener.closeIdle(), 50)
     let timer: NodeJS.Timeout | undefined
     const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), s.timeouts.drainMs) })
     const cut = await Promise.race([closed.then(() => false), timedOut])
@@ -76,9 +129,11 @@ export async function listenGateway (gateway: Gateway, overrides: ListenOverride
     clearTimeout(timer)
     if (cut) {
       logger.warn('drain timeout reached: cutting the remaining connections')
-      publicServer.closeAllConnections()
+      listener.closeAll()
+      gateway.ctx.websockets.destroyAll()
       await closed
     }
+    await redirectClosed
     await gateway.close()
     logger.info('gateway stopped')
   }
@@ -88,6 +143,9 @@ export async function listenGateway (gateway: Gateway, overrides: ListenOverride
     publicServer,
     publicUrl,
     adminUrl,
+    redirectServer,
+    redirectUrl,
+    certificates,
     shutdown: () => (shuttingDown ??= drain()),
   }
 }

@@ -64,7 +64,7 @@ export function createResilience (ctx: GatewayContext): Resilience {
     metrics.upstreamUp.set(labels, 1)
     if (cfg.healthCheck !== null) {
       const health = new HealthChecker({
-        agent: ctx.agent,
+        agent: state.agent ?? ctx.agent, // a service's own TLS Agent (upstreamTls) when it has one
         origin: state.origin,
         config: cfg.healthCheck,
         onChange (up, reason) {

@@ -36,7 +36,8 @@ export function buildUpstreamHeaders (request: FastifyRequest, headers: Incoming
   }
   const clientHost = headers['x-forwarded-host']
   if (!trusted || typeof clientHost !== 'string' || clientHost === '') {
-    headers['x-forwarded-host'] = request.headers.host ?? ''
+    // HTTP/2 carries the host in :authority, not Host.
+    headers['x-forwarded-host'] = request.headers.host ?? (request.headers[':authority'] as string | undefined) ?? ''
   }
   const outerPrefix = trusted ? headers['x-forwarded-prefix'] : undefined
   headers['x-forwarded-prefix'] = typeof outerPrefix === 'string' && outerPrefix !== '' && outerPrefix !== '/'

@@ -11,6 +11,8 @@ import { buildClientHeaders } from './response-headers.ts'
 import { kProxyCall, type ProxyCall } from './upstream-dispatcher.ts'
 import { classify, rootCause, toClientError } from './upstream-errors.ts'
 import { limitBody } from './body-limit.ts'
+import websocketPlugin from '../websocket/index.ts'
+import type { GatewayContext } from '../../apps/gateway/context.ts'
 
 export { normalizeTarget } from './normalize-path.ts'
 export { createUpstreamDispatcher, kProxyCall } from './upstream-dispatcher.ts'
@@ -21,6 +23,8 @@ export interface ProxyPluginOptions extends ForwardOptions {
   // The object reply-from calls `request()` on (see upstream-dispatcher.ts).
   dispatcher: { request: (...args: never[]) => unknown }
   bodyLimit: number
+  // For `websocket: true` services; without it upgrades are served as plain requests.
+  ctx?: GatewayContext
 }
 
 // Methods proxied; CONNECT and TRACE are never forwarded (TRACE echoes credentials).
@@ -48,6 +52,8 @@ async function proxyPlugin (app: FastifyInstance, opts: ProxyPluginOptions) {
         }
         done()
       })
+      // Its onRequest hook comes after every gateway-wide one (ip access, auth, rate limit).
+      if (svc.config.websocket && opts.ctx !== undefined) await scope.register(websocketPlugin, { ctx: opts.ctx, svc, forward })
 
       await scope.register(httpProxy, {
         upstream: svc.config.upstreams[0]!,

@@ -66,7 +66,8 @@ export function createUpstreamDispatcher (agent: Dispatcher, hooks: UpstreamHook
     const start = performance.now()
     gw.upstreamStartMs = start
     up.inflight++
-    agent.request(opts as Dispatcher.RequestOptions, (err, data) => {
+    // A service with `upstreamTls` has its own Agent on each of its upstreams.
+    ;(up.agent ?? agent).request(opts as Dispatcher.RequestOptions, (err, data) => {
       const durationMs = performance.now() - start
       gw.upstreamMs = durationMs
       if (err) {

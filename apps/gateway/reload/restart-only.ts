@@ -2,7 +2,7 @@ import { DEFAULT_RATE_LIMIT } from '../config/index.ts'
 import type { GatewayConfig, RateLimitConfig } from '../config/types.ts'
 
 // What a reload of the main file may change in a running process. Live: services, the
-// servicesDir path, the admin token, and what each generation reads when it is built
+// servicesDir path, the admin token, the TLS certificate files, and what each generation reads when it is built
 // (log level, access log, body limit, ipAccess, compression), so a change there builds
 // a new generation even when no service changed. Restart-only: what is read once at
 // start-up by a part that lives as long as the process (the listeners, the upstream
@@ -28,7 +28,8 @@ const OTHER_KEYS = [
   ['server.trustProxy', (c: GatewayConfig) => c.server.trustProxy],
   ['server.maxConnections', (c: GatewayConfig) => c.server.maxConnections],
   ['server.timeouts', (c: GatewayConfig) => c.server.timeouts],
-  ['server.tls', (c: GatewayConfig) => c.server.tls],
+  // TLS on or off is another kind of listener; new cert/key paths are live (see below).
+  ['server.tls', (c: GatewayConfig) => c.server.tls !== null],
   ['server.http2', (c: GatewayConfig) => c.server.http2],
   ['server.httpRedirect', (c: GatewayConfig) => c.server.httpRedirect],
   ['auth', (c: GatewayConfig) => c.auth],
@@ -69,7 +70,8 @@ export function withLiveSettings (running: GatewayConfig, loaded: GatewayConfig)
     servicesDir: loaded.servicesDir,
     logging: loaded.logging,
     admin: { ...running.admin, token: loaded.admin.token },
-    server: { ...running.server, bodyLimit: loaded.server.bodyLimit },
+    // The certificate reloader (apps/gateway/tls) re-reads server.tls after every SIGHUP.
+    server: { ...running.server, bodyLimit: loaded.server.bodyLimit, tls: running.server.tls === null ? null : loaded.server.tls ?? running.server.tls },
     ipAccess: loaded.ipAccess,
     compression: loaded.compression,
   }

@@ -1,6 +1,7 @@
 import type { GatewayConfig, ServiceConfig } from '../config/types.ts'
 import type { UpstreamBreaker } from '../../../plugins/breaker/upstream-breaker.ts'
 import type { HealthChecker } from '../../../plugins/breaker/health-check.ts'
+import type { Dispatcher } from 'undici'
 
 export type CircuitState = 'closed' | 'half-open' | 'open'
 
@@ -21,6 +22,9 @@ export interface UpstreamState {
   // service has `circuitBreaker: false` (or before it is attached).
   breaker: UpstreamBreaker | null
   health: HealthChecker | null
+  // The service's own TLS Agent (`upstreamTls`: CA, rejectUnauthorized), used for its
+  // calls and health checks; null = the gateway's shared Agent. Closed with the state.
+  agent: Dispatcher | null
 }
 
 // What the request path needs to know about a service, built once per generation.
@@ -36,7 +40,7 @@ export interface ServiceRuntime {
 }
 
 export function createUpstreamState (origin: string): UpstreamState {
-  return { origin, host: new URL(origin).host, inflight: 0, up: true, circuit: 'closed', breaker: null, health: null }
+  return { origin, host: new URL(origin).host, inflight: 0, up: true, circuit: 'closed', breaker: null, health: null, agent: null }
 }
 
 export function createServiceRuntime (service: ServiceConfig, config: GatewayConfig,

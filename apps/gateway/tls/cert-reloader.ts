@@ -1,0 +1,118 @@
+import { EventEmitter } from 'node:events'
+import { dirname } from 'node:path'
+import type { SecureContextOptions } from 'node:tls'
+import type { FastifyBaseLogger } from 'fastify'
+import { watchDir, type DirWatch } from '../reload/watch-dir.ts'
+import { readCertificatePair, type CertificatePair, type TlsFiles } from './certificates.ts'
+
+// Re-reads the public certificate when its files change (a debounced watch on their
+// directories: cert-manager and certbot replace files or swap symlinks, which a watch
+// on the file itself would lose) and on SIGHUP. A pair that reads and checks clean goes
+// live through server.setSecureContext(): new handshakes get it, connections already
+// open keep theirs and are never dropped. A pair that fails is logged at error and the
+// running certificate keeps serving; the next change is tried again.
+
+export interface SecureServer {
+  setSecureContext: (options: SecureContextOptions) => void
+}
+
+export type CertReloadTrigger = 'watch' | 'sighup' | 'manual'
+
+export type CertReloadEvent =
+  | { trigger: CertReloadTrigger, ok: true, changed: boolean, fingerprint256: string }
+  | { trigger: CertReloadTrigger, ok: false, error: string }
+
+export interface CertReloaderOptions {
+  server: SecureServer
+  files: TlsFiles
+  // The pair the server was created with.
+  current: CertificatePair
+  logger: FastifyBaseLogger
+  debounceMs?: number
+}
+
+export class CertificateReloader extends EventEmitter {
+  readonly #server: SecureServer
+  readonly #logger: FastifyBaseLogger
+  readonly #debounceMs: number | undefined
+  #files: TlsFiles
+  #current: CertificatePair
+  #watches: DirWatch[] = []
+  #queue: Promise<unknown> = Promise.resolve()
+  #closed = false
+
+  constructor (opts: CertReloaderOptions) {
+    super()
+    this.#server = opts.server
+    this.#files = opts.files
+    this.#current = opts.current
+    this.#logger = opts.logger
+    this.#debounceMs = opts.debounceMs
+  }
+
+  get fingerprint256 (): string {
+    return this.#current.fingerprint256
+  }
+
+  watch (): void {
+    for (const w of this.#watches) w.close()
+    this.#watches = []
+    if (this.#closed) return
+    for (const dir of new Set([dirname(this.#files.cert), dirname(this.#files.key)])) {
+      this.#watches.push(watchDir(dir, () => { void this.reload(undefined, 'watch') }, {
+        debounceMs: this.#debounceMs,
+        onError: (err) => this.#logger.warn({ err, dir }, 'tls certificate watch failed; watching it again in 1 s'),
+      }))
+    }
+  }
+
+  // Reads the files (new paths when a reloaded config moved them) and swaps the pair in
+  // when it changed and is valid. One reload at a time.
+  reload (files: TlsFiles | undefined = undefined, trigger: CertReloadTrigger = 'manual'): Promise<CertReloadEvent> {
+    const run = this.#queue.then(() => this.#reload(files, trigger))
+    this.#queue = run.catch(() => {})
+    return run
+  }
+
+  close (): void {
+    this.#closed = true
+    for (const w of this.#watches) w.close()
+    this.#watches = []
+  }
+
+  async #reload (files: TlsFiles | undefined, trigger: CertReloadTrigger): Promise<CertReloadEvent> {
+    const moved = files !== undefined && (files.cert !== this.#files.cert || files.key !== this.#files.key)
+    if (moved) {
+      this.#files = files
+      if (this.#watches.length > 0) this.watch()
+    }
+    let pair: CertificatePair
+    try {
+      pair = await readCertificatePair(this.#files)
+    } catch (err) {
+      const error = (err as Error).message
+      this.#logger.error({ trigger, cert: this.#files.cert, key: this.#files.key },
+        `tls certificate reload rejected, the running certificate keeps serving: ${error}`)
+      return this.#emit({ trigger, ok: false, error })
+    }
+    const changed = !pair.cert.equals(this.#current.cert) || !pair.key.equals(this.#current.key)
+    if (changed && !this.#closed) {
+      try {
+        this.#server.setSecureContext({ cert: pair.cert, key: pair.key })
+      } catch (err) {
+        const error = (err as Error).message
+        this.#logger.error({ trigger }, `tls certificate reload rejected, the running certificate keeps serving: ${error}`)
+        return this.#emit({ trigger, ok: false, error })
+      }
+      this.#current = pair
+      this.#logger.info({ trigger, fingerprint256: pair.fingerprint256, subject: pair.subject, validTo: pair.validTo },
+        'tls certificate reloaded')
+    }
+    return this.#emit({ trigger, ok: true, changed, fingerprint256: this.#current.fingerprint256 })
+  }
+
+  #emit (event: CertReloadEvent): CertReloadEvent {
+    this.emit('reload', event)
+    return event
+  }
+}

@@ -1,0 +1,190 @@
+import fp from 'fastify-plugin'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
+import type { GatewayContext } from '../../apps/gateway/context.ts'
+import type { ServiceRuntime, UpstreamState } from '../../apps/gateway/runtime/service-runtime.ts'
+import { NOTHING_TRIED, selectUpstream } from '../breaker/balancer.ts'
+import { buildUpstreamHeaders, type ForwardOptions } from '../proxy/forward-headers.ts'
+import { buildClientHeaders } from '../proxy/response-headers.ts'
+import { classify, toClientError } from '../proxy/upstream-errors.ts'
+import * as E from '../errors/errors.ts'
+import type { UpstreamOutcome } from '../proxy/upstream-dispatcher.ts'
+import { upstreamHandshake } from './handshake.ts'
+import { Tunnel } from './tunnel.ts'
+import { isWebSocketUpgrade, kUpgrade, type PendingUpgrade, type UpgradeRequest } from './upgrade-request.ts'
+
+export { Tunnels } from './tunnel.ts'
+export { acceptsWebSocket, upgradeResponse } from './upgrade-request.ts'
+
+// WebSocket proxying for a `websocket: true` service. Registered in the service's own
+// scope (plugins/proxy), so its onRequest hook runs after every gateway-wide one: an
+// upgrade has passed ip access, auth and the rate limit (and counts once against it)
+// before the upstream is contacted. Then: pick an upstream (load balancing, health,
+// breaker, as for any call), send it the handshake with the forwarding headers, and
+// answer the client with the upstream's 101 (its subprotocol and extensions) or relay
+// its refusal. The 101 ends the HTTP exchange (access log and metrics see status 101);
+// the tunnel lives on, counted by gatehouse_websocket_connections{service}.
+
+export interface WebSocketPluginOptions {
+  ctx: GatewayContext
+  svc: ServiceRuntime
+  forward: ForwardOptions
+}
+
+// Upstream 101 headers the client must not see (who runs behind the gateway).
+const BANNERS = ['server', 'x-powered-by']
+
+function upstreamPath (url: string, prefix: string, rewritePrefix: string): string {
+  const path = rewritePrefix + url.slice(prefix.length)
+  return path.startsWith('/') ? path : '/' + path
+}
+
+// `%5C` and `%2F` stay encoded in the target (SPEC), so `%5c..%5c` is no dot segment for
+// the router; an upstream that decodes once and treats `\` as `/` would climb out of
+// the prefix. The same check as http-proxy's for plain requests: decoded, with
+// backslashes as slashes, no `..` segment.
+function climbsOut (path: string): boolean {
+  const q = path.indexOf('?')
+  let decoded: string
+  try {
+    decoded = decodeURIComponent(q === -1 ? path : path.slice(0, q))
+  } catch {
+    return true
+  }
+  return decoded.replaceAll('\\', '/').split('/').includes('..')
+}
+
+async function websocketPlugin (scope: FastifyInstance, opts: WebSocketPluginOptions) {
+  const { ctx, svc, forward } = opts
+  const select = ctx.upstreamHooks.find((h) => h.select)?.select ?? selectUpstream
+  const observers = ctx.upstreamHooks.filter((h) => h.onOutcome).map((h) => h.onOutcome!)
+  const gauge = ctx.metrics.websocketConnections.labels({ service: svc.name })
+  gauge.inc(0)
+  const { connectMs, upstreamMs } = ctx.config.server.timeouts
+  const { prefix, rewritePrefix, upstreamTls } = svc.config
+
+  function report (up: UpstreamState, outcome: UpstreamOutcome) {
+    for (let i = 0; i < observers.length; i++) observers[i]!(svc, up, outcome)
+  }
+
+  // The client's upgrade request as the upstream gets it: hop-by-hop headers dropped
+  // (those the client's Connection names too), the gateway's forwarding and identity
+  // headers set as for any proxied call, then the upgrade itself asked for again.
+  function handshakeHeaders (request: FastifyRequest, up: UpstreamState): IncomingHttpHeaders {
+    const headers: IncomingHttpHeaders = { ...request.headers }
+    const listed = headers.connection
+    delete headers.connection
+    if (typeof listed === 'string') {
+      for (const name of listed.split(',')) {
+        const n = name.trim().toLowerCase()
+        if (n !== '') delete headers[n]
+      }
+    }
+    buildUpstreamHeaders(request, headers, svc, forward)
+    headers.host = up.host
+    headers.connection = 'Upgrade'
+    headers.upgrade = 'websocket'
+    return headers
+  }
+
+  function switchingHeaders (upstream: IncomingHttpHeaders, request: FastifyRequest, reply: FastifyReply): OutgoingHttpHeaders {
+    const out: OutgoingHttpHeaders = { ...(reply.getHeaders() as OutgoingHttpHeaders), ...upstream }
+    for (const name of BANNERS) delete out[name]
+    out['x-request-id'] = String(request.id)
+    return out
+  }
+
+  // Ends with the reply hijacked (101, tunnel), sent (the upstream's refusal) or
+  // abandoned (the client left); a gateway error is thrown for the error handler.
+  async function open (request: FastifyRequest, reply: FastifyReply, pending: PendingUpgrade): Promise<void> {
+    const path = upstreamPath(request.url, prefix, rewritePrefix)
+    if (climbsOut(path)) throw new E.BadRequest('The request target leaves the service prefix')
+    const up = select(svc, NOTHING_TRIED)
+    if (up instanceof Error) throw up
+    const breaker = up.breaker
+    const probe = breaker !== null && up.circuit === 'half-open' && breaker.enter()
+    const gw = request.gw
+    gw.upstream = up.origin
+    const controller = new AbortController()
+    const clientGone = () => controller.abort()
+    pending.socket.once('close', clientGone)
+    const start = performance.now()
+    gw.upstreamStartMs = start
+    let result
+    try {
+      result = await upstreamHandshake({
+        origin: up.origin,
+        path,
+        headers: handshakeHeaders(request, up),
+        tls: upstreamTls,
+        connectMs,
+        timeoutMs: svc.timeoutMs,
+        signal: controller.signal,
+      })
+    } catch (err) {
+      const durationMs = gw.upstreamMs = performance.now() - start
+      const kind = classify(err)
+      if (kind === 'aborted') {
+        if (breaker !== null) breaker.abandon(probe)
+        return
+      }
+      if (breaker !== null) breaker.failure(probe, kind === 'timeout')
+      report(up, { statusCode: null, kind, durationMs })
+      request.log.warn({ err, upstream: up.origin }, 'websocket handshake with the upstream failed')
+      throw toClientError(kind)
+    } finally {
+      pending.socket.off('close', clientGone)
+    }
+    const durationMs = gw.upstreamMs = performance.now() - start
+    const status = result.res.statusCode ?? 0
+    if (breaker !== null) {
+      if (status >= 500) breaker.failure(probe, false)
+      else breaker.success(probe)
+    }
+    report(up, { statusCode: status, kind: null, durationMs })
+
+    if (!result.upgraded) {
+      // The upstream refused the upgrade: the client gets its answer, as for any call.
+      reply.code(status).headers(buildClientHeaders({ ...result.res.headers }, request, svc)).send(result.res)
+      return
+    }
+    const client = pending.socket
+    if (client.destroyed) {
+      result.socket.destroy()
+      return
+    }
+    pending.upgraded = true
+    reply.hijack()
+    // Through the ServerResponse, so 'finish' runs onResponse (metrics, access log: 101).
+    const res = reply.raw
+    res.writeHead(101, switchingHeaders(result.res.headers, request, reply))
+    res.end()
+    up.inflight++
+    gauge.inc()
+    const tunnel: Tunnel = new Tunnel({
+      client,
+      upstream: result.socket,
+      clientHead: pending.head,
+      upstreamHead: result.head,
+      idleMs: upstreamMs,
+      onEnd () {
+        up.inflight--
+        gauge.dec()
+        ctx.websockets.delete(tunnel)
+      },
+    })
+    ctx.websockets.add(tunnel)
+  }
+
+  scope.addHook('onRequest', function websocketUpgrade (request, reply, done) {
+    const pending = (request.raw as UpgradeRequest)[kUpgrade]
+    if (pending === undefined || !isWebSocketUpgrade(request.raw)) {
+      done()
+      return
+    }
+    // No done() on success: the reply is hijacked or already sent, the hooks stop here.
+    open(request, reply, pending).catch(done)
+  })
+}
+
+export default fp(websocketPlugin, { name: 'gatehouse-websocket', fastify: '5.x' })
