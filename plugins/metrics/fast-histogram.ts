@@ -1,0 +1,84 @@
+import type { Registry } from 'prom-client'
+
+// A Prometheus histogram for the per-request hot path. prom-client's Histogram validates
+// and hashes the label set on every observe(), even through a labels() child; here a
+// child is resolved once per label set and an observation is a bucket scan and three
+// additions. It plugs into the same Registry (registerMetric + get()), so the exposition
+// is the standard histogram: <name>_bucket{...,le}, <name>_sum, <name>_count.
+
+interface Series {
+  labels: Record<string, string>
+  buckets: Float64Array // non-cumulative counts per upper bound, +Inf last
+  sum: number
+  count: number
+}
+
+export interface FastHistogramChild {
+  observe: (value: number) => void
+}
+
+export class FastHistogram<L extends string> {
+  readonly name: string
+  readonly help: string
+  readonly type = 'histogram'
+  readonly aggregator = 'sum'
+  readonly #labelNames: readonly L[]
+  readonly #bounds: readonly number[]
+  readonly #series = new Map<string, Series>()
+
+  constructor (opts: { name: string, help: string, labelNames: readonly L[], buckets: readonly number[], registers: Registry[] }) {
+    this.name = opts.name
+    this.help = opts.help
+    this.#labelNames = opts.labelNames
+    this.#bounds = [...opts.buckets].sort((a, b) => a - b)
+    for (const r of opts.registers) r.registerMetric(this as never)
+  }
+
+  labels (labels: Record<L, string>): FastHistogramChild {
+    const key = this.#labelNames.map((n) => labels[n]).join('\u0000')
+    let series = this.#series.get(key)
+    if (series === undefined) {
+      const own: Record<string, string> = {}
+      for (const n of this.#labelNames) {
+        if (typeof labels[n] !== 'string') throw new Error(`${this.name}: label "${n}" is required`)
+        own[n] = labels[n]
+      }
+      series = { labels: own, buckets: new Float64Array(this.#bounds.length + 1), sum: 0, count: 0 }
+      this.#series.set(key, series)
+    }
+    const s = series
+    const bounds = this.#bounds
+    return {
+      observe (value: number) {
+        let i = 0
+        while (i < bounds.length && value > bounds[i]!) i++
+        s.buckets[i]!++
+        s.sum += value
+        s.count++
+      },
+    }
+  }
+
+  reset () {
+    for (const s of this.#series.values()) {
+      s.buckets.fill(0)
+      s.sum = 0
+      s.count = 0
+    }
+  }
+
+  async get () {
+    const values: Array<{ labels: Record<string, string | number>, value: number, metricName: string }> = []
+    for (const s of this.#series.values()) {
+      let cumulative = 0
+      for (let i = 0; i < this.#bounds.length; i++) {
+        cumulative += s.buckets[i]!
+        values.push({ labels: { le: this.#bounds[i]!, ...s.labels }, value: cumulative, metricName: `${this.name}_bucket` })
+      }
+      values.push({ labels: { le: '+Inf', ...s.labels }, value: s.count, metricName: `${this.name}_bucket` })
+      values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` })
+      values.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` })
+    }
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator }
+  }
+}

@@ -1,0 +1,19 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { Histogram, Registry } from 'prom-client'
+import { FastHistogram } from '../../plugins/metrics/fast-histogram.ts'
+
+test('FastHistogram exposes exactly what prom-client\'s Histogram exposes for the same observations', async () => {
+  const ours = new Registry()
+  const theirs = new Registry()
+  const opts = { name: 'h_seconds', help: 'x', labelNames: ['service', 'method'] as const, buckets: [0.01, 0.1, 1] }
+  const fast = new FastHistogram({ ...opts, registers: [ours] })
+  const reference = new Histogram({ ...opts, registers: [theirs] })
+  const samples: Array<[string, string, number]> = [['a', 'GET', 0.005], ['a', 'GET', 0.01], ['a', 'GET', 0.5], ['a', 'POST', 2], ['b', 'GET', 0.1]]
+  for (const [service, method, v] of samples) {
+    fast.labels({ service, method }).observe(v)
+    reference.labels({ service, method }).observe(v)
+  }
+  assert.equal(await ours.metrics(), await theirs.metrics())
+  assert.throws(() => fast.labels({ service: 'a' } as never), /label "method" is required/)
+})
