@@ -3,7 +3,7 @@ import { PayloadTooLarge } from '../errors/errors.ts'
 
 // A chunked body has no length to check up front: count it while it streams and fail
 // the stream (which aborts the upstream request mid-body) once it passes the limit.
-export function limitBody (limit: number): Transform {
+export function limitStreamingBody (limit: number): Transform {
   let seen = 0
   return new Transform({
     transform (chunk: Buffer, _enc: BufferEncoding, done: TransformCallback) {

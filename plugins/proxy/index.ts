@@ -10,7 +10,7 @@ import { buildUpstreamHeaders, type ForwardOptions } from './forward-headers.ts'
 import { buildClientHeaders } from './response-headers.ts'
 import { kProxyCall, type ProxyCall } from './upstream-dispatcher.ts'
 import { classify, rootCause, toClientError } from './upstream-errors.ts'
-import { limitBody } from './body-limit.ts'
+import { limitStreamingBody } from './body-limit.ts'
 import websocketPlugin from '../websocket/index.ts'
 import type { GatewayContext } from '../../apps/gateway/context.ts'
 
@@ -36,17 +36,17 @@ async function proxyPlugin (app: FastifyInstance, opts: ProxyPluginOptions) {
   for (const svc of opts.services) {
     // One encapsulated http-proxy per service: its routes carry the service in their config.
     await app.register(async function serviceScope (scope) {
-      scope.addHook('onRequest', function checkDeclaredLength (request, _reply, done) {
+      // One hook for both body limits. It runs after every onRequest policy (a refused
+      // request never gets here) and before reply-from starts streaming the body upstream.
+      scope.addHook('preHandler', function limitBody (request, _reply, done) {
         const declared = request.headers['content-length']
-        if (declared !== undefined && Number(declared) > opts.bodyLimit) {
-          done(new E.PayloadTooLarge(`Request body is larger than ${opts.bodyLimit} bytes`))
-          return
-        }
-        done()
-      })
-      scope.addHook('preHandler', function limitStreamingBody (request, _reply, done) {
-        if (request.body instanceof Readable && request.headers['content-length'] === undefined) {
-          const limited = limitBody(opts.bodyLimit)
+        if (declared !== undefined) {
+          if (Number(declared) > opts.bodyLimit) {
+            done(new E.PayloadTooLarge(`Request body is larger than ${opts.bodyLimit} bytes`))
+            return
+          }
+        } else if (request.body instanceof Readable) {
+          const limited = limitStreamingBody(opts.bodyLimit)
           pipeline(request.body, limited, () => {})
           request.body = limited
         }

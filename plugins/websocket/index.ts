@@ -80,11 +80,11 @@ async function websocketPlugin (scope: FastifyInstance, opts: WebSocketPluginOpt
         if (n !== '') delete headers[n]
       }
     }
-    buildUpstreamHeaders(request, headers, svc, forward)
-    headers.host = up.host
-    headers.connection = 'Upgrade'
-    headers.upgrade = 'websocket'
-    return headers
+    const out = buildUpstreamHeaders(request, headers, svc, forward)
+    out.host = up.host
+    out.connection = 'Upgrade'
+    out.upgrade = 'websocket'
+    return out
   }
 
   function switchingHeaders (upstream: IncomingHttpHeaders, request: FastifyRequest, reply: FastifyReply): OutgoingHttpHeaders {
