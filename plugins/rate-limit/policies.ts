@@ -1,7 +1,7 @@
 import type { RateLimitConfig, RateLimitPolicy, ServiceConfig } from '../../apps/gateway/config/types.ts'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'
 import { policyHeaders, type PolicyHeaders } from './headers.ts'
-import { compileRoute, matchPath, routeMatches, type CompiledRoute } from './route-match.ts'
+import { canonicalPath, compileRouteMatcher, routeMatches, type RouteMatcher } from '../../apps/gateway/runtime/route-match.ts'
 
 // One counter definition: what the hook needs per request, all precomputed.
 export interface Limit {
@@ -17,7 +17,7 @@ export interface Limit {
 }
 
 interface RouteRule {
-  route: CompiledRoute
+  route: RouteMatcher
   // undefined: the route does not set `rateLimit`, the service's policy applies.
   limit: Limit | null | undefined
 }
@@ -59,7 +59,7 @@ export function resolveServiceLimits (svc: ServiceConfig, rl: RateLimitConfig, m
     for (let i = 0; i <= last; i++) {
       const r = svc.routes[i]!
       const limit = r.rateLimit === undefined ? undefined : r.rateLimit === false ? null : toLimit(r.rateLimit, svc.name, rl, metrics, i)
-      rules.push({ route: compileRoute(r), limit })
+      rules.push({ route: compileRouteMatcher(r), limit })
     }
   }
   if (service === null && (rules === null || rules.every((rule) => !rule.limit))) return null
@@ -69,7 +69,7 @@ export function resolveServiceLimits (svc: ServiceConfig, rl: RateLimitConfig, m
 export function limitFor (limits: ServiceLimits, method: string, url: string): Limit | null {
   const rules = limits.rules
   if (rules === null) return limits.service
-  const path = matchPath(url)
+  const path = canonicalPath(url)
   for (let i = 0; i < rules.length; i++) {
     const rule = rules[i]!
     if (routeMatches(rule.route, method, path)) return rule.limit === undefined ? limits.service : rule.limit

@@ -12,6 +12,7 @@ import {
   type RawGateway, type RawService
 } from './schema.ts'
 import type { GatewayConfig, JwtConfig, RateLimitConfig, ServerConfig, ServiceConfig } from './types.ts'
+import { algorithmsForKey } from '../../../plugins/auth/key-algorithms.ts'
 
 // The main config's sections, each resolved when its shape (types, required keys)
 // is right, so one bad section or value never hides the problems of another. Values
@@ -77,23 +78,6 @@ function server (raw: Raw<'server'>, ctx: Ctx): ServerConfig {
     tls,
     http2: raw.http2 ?? DEFAULT_SERVER.http2,
     httpRedirect: raw.httpRedirect === undefined ? null : { port: raw.httpRedirect.port }
-  }
-}
-
-const EC_CURVE_ALG: Record<string, string> = { prime256v1: 'ES256', secp384r1: 'ES384', secp521r1: 'ES512' }
-
-// The algorithms a public key can verify: the token's alg must match the key type.
-function algorithmsForKey (key: KeyObject): string[] {
-  switch (key.asymmetricKeyType) {
-    case 'rsa': return ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
-    case 'rsa-pss': return ['PS256', 'PS384', 'PS512']
-    case 'ec': {
-      const alg = EC_CURVE_ALG[key.asymmetricKeyDetails?.namedCurve ?? '']
-      return alg === undefined ? [] : [alg]
-    }
-    case 'ed25519':
-    case 'ed448': return ['EdDSA']
-    default: return []
   }
 }
 
