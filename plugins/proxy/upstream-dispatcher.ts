@@ -104,13 +104,15 @@ export function createUpstreamDispatcher (agent: Dispatcher, hooks: UpstreamHook
     request (opts: UndiciOpts, cb: Callback) {
       const call = opts.headers[kProxyCall] as ProxyCall
       delete opts.headers[kProxyCall]
-      // The client leaving must not leave an upstream call (and its socket) behind.
-      const controller = new AbortController()
+      // The client leaving must not leave an upstream call (and its socket) behind. undici
+      // takes any EventEmitter as a signal and listens for 'abort' on it: the client's own
+      // response object serves, which saves an AbortController and EventTarget listeners
+      // on every request.
       const res = call.request.gw.res
       res.once('close', () => {
-        if (!res.writableFinished) controller.abort()
+        if (!res.writableFinished) res.emit('abort')
       })
-      opts.signal = controller.signal
+      opts.signal = res as unknown as AbortSignal
       attempt(call, opts, cb, NOTHING_TRIED, null)
     },
   }
