@@ -16,7 +16,11 @@ const SAFE_HOST = /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/
 // into V8's slow dictionary mode, on the hottest path of the gateway.
 export function buildClientHeaders (headers: IncomingHttpHeaders, request: FastifyRequest,
   svc: ServiceRuntime): IncomingHttpHeaders {
-  const listed = typeof headers.connection === 'string' ? connectionListed(headers.connection) : null
+  const connection = headers.connection
+  // `keep-alive` / `close` (nearly every response) name no other header.
+  const listed = typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close'
+    ? connectionListed(connection)
+    : null
   const limited = request.gw.rateLimitHeaders
   const out: IncomingHttpHeaders = {}
   for (const name in headers) {

@@ -82,3 +82,47 @@ export class FastHistogram<L extends string> {
     return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator }
   }
 }
+
+// The counter twin: a labels() child increments a plain number; the exposition is the
+// standard counter. Used for the one counter every request touches.
+export class FastCounter<L extends string> {
+  readonly name: string
+  readonly help: string
+  readonly type = 'counter'
+  readonly aggregator = 'sum'
+  readonly #labelNames: readonly L[]
+  readonly #series = new Map<string, { labels: Record<string, string>, value: number }>()
+
+  constructor (opts: { name: string, help: string, labelNames: readonly L[], registers: Registry[] }) {
+    this.name = opts.name
+    this.help = opts.help
+    this.#labelNames = opts.labelNames
+    for (const r of opts.registers) r.registerMetric(this as never)
+  }
+
+  labels (labels: Record<L, string>): { inc: (value?: number) => void } {
+    const key = this.#labelNames.map((n) => labels[n]).join('\u0000')
+    let series = this.#series.get(key)
+    if (series === undefined) {
+      const own: Record<string, string> = {}
+      for (const n of this.#labelNames) {
+        if (typeof labels[n] !== 'string') throw new Error(`${this.name}: label "${n}" is required`)
+        own[n] = labels[n]
+      }
+      series = { labels: own, value: 0 }
+      this.#series.set(key, series)
+    }
+    const s = series
+    return {
+      inc (value = 1) {
+        if (!(value >= 0)) throw new Error('a counter can only increase')
+        s.value += value
+      },
+    }
+  }
+
+  async get () {
+    const values = [...this.#series.values()].map((s) => ({ labels: s.labels, value: s.value }))
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator }
+  }
+}
