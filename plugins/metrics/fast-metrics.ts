@@ -17,6 +17,24 @@ export interface FastHistogramChild {
   observe: (value: number) => void
 }
 
+// The series of one label set, created on first use: label sets are resolved once per
+// child (the hot path holds the child), never per observation.
+function seriesFor<L extends string, S> (map: Map<string, S>, metric: string, names: readonly L[],
+  labels: Record<L, string>, create: (own: Record<string, string>) => S): S {
+  const key = names.map((n) => labels[n]).join('\u0000')
+  let series = map.get(key)
+  if (series === undefined) {
+    const own: Record<string, string> = {}
+    for (const n of names) {
+      if (typeof labels[n] !== 'string') throw new Error(`${metric}: label "${n}" is required`)
+      own[n] = labels[n]
+    }
+    series = create(own)
+    map.set(key, series)
+  }
+  return series
+}
+
 export class FastHistogram<L extends string> {
   readonly name: string
   readonly help: string
@@ -35,18 +53,8 @@ export class FastHistogram<L extends string> {
   }
 
   labels (labels: Record<L, string>): FastHistogramChild {
-    const key = this.#labelNames.map((n) => labels[n]).join('\u0000')
-    let series = this.#series.get(key)
-    if (series === undefined) {
-      const own: Record<string, string> = {}
-      for (const n of this.#labelNames) {
-        if (typeof labels[n] !== 'string') throw new Error(`${this.name}: label "${n}" is required`)
-        own[n] = labels[n]
-      }
-      series = { labels: own, buckets: new Float64Array(this.#bounds.length + 1), sum: 0, count: 0 }
-      this.#series.set(key, series)
-    }
-    const s = series
+    const s = seriesFor(this.#series, this.name, this.#labelNames, labels,
+      (own) => ({ labels: own, buckets: new Float64Array(this.#bounds.length + 1), sum: 0, count: 0 }))
     const bounds = this.#bounds
     return {
       observe (value: number) {
@@ -101,18 +109,7 @@ export class FastCounter<L extends string> {
   }
 
   labels (labels: Record<L, string>): { inc: (value?: number) => void } {
-    const key = this.#labelNames.map((n) => labels[n]).join('\u0000')
-    let series = this.#series.get(key)
-    if (series === undefined) {
-      const own: Record<string, string> = {}
-      for (const n of this.#labelNames) {
-        if (typeof labels[n] !== 'string') throw new Error(`${this.name}: label "${n}" is required`)
-        own[n] = labels[n]
-      }
-      series = { labels: own, value: 0 }
-      this.#series.set(key, series)
-    }
-    const s = series
+    const s = seriesFor(this.#series, this.name, this.#labelNames, labels, (own) => ({ labels: own, value: 0 }))
     return {
       inc (value = 1) {
         if (!(value >= 0)) throw new Error('a counter can only increase')
