@@ -3,7 +3,7 @@ import type { Claims } from './verifier.ts'
 // Who the caller is, as the upstream and the policy see it.
 export interface Identity {
   consumer: string | null // JWT sub
-  scopes: string[]
+  scopes: string // space-separated, computed once per token
   scopeSet: Set<string>
   // The sub cannot travel as an X-Consumer-Id header value (control characters, too long).
   badSubject: boolean
@@ -38,7 +38,7 @@ export function identityOf (claims: Claims): Identity {
   const consumer = typeof sub === 'string' ? sub : null
   const identity: Identity = {
     consumer,
-    scopes: [...scopeSet],
+    scopes: [...scopeSet].join(' '),
     scopeSet,
     badSubject: consumer !== null && !SUBJECT.test(consumer),
   }

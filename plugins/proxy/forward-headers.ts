@@ -48,7 +48,7 @@ export function buildUpstreamHeaders (request: FastifyRequest, incoming: Incomin
   headers.traceparent = gw.traceparent
   if (gw.consumer !== null) {
     headers['x-consumer-id'] = gw.consumer
-    headers['x-consumer-scopes'] = (gw.scopes ?? []).join(' ')
+    headers['x-consumer-scopes'] = gw.scopes ?? ''
   }
   return headers
 }

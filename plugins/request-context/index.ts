@@ -15,7 +15,7 @@ export interface RequestContext {
   traceparent: string
   traceId: string
   consumer: string | null
-  scopes: string[] | null
+  scopes: string | null // space-separated, as X-Consumer-Scopes carries them
   upstream: string | null
   upstreamStartMs: number
   upstreamMs: number | null

@@ -4,9 +4,9 @@ import http2 from 'node:http2'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
-import { randomUUID } from 'node:crypto'
 import type { ServerConfig } from '../config/types.ts'
-import { buildProblem, PROBLEM_CONTENT_TYPE } from '../../../plugins/errors/problem.ts'
+import { PROBLEM_CONTENT_TYPE } from '../../../plugins/errors/problem.ts'
+import { headersTooLarge, MAX_HEADER_BYTES, standaloneProblem } from '../../../plugins/errors/client-error.ts'
 import { readCertificatePair, type CertificatePair } from './certificates.ts'
 
 // The public port's server, by `server.tls` / `server.http2`:
@@ -20,7 +20,6 @@ import { readCertificatePair, type CertificatePair } from './certificates.ts'
 // connections and sends GOAWAY to HTTP/2 sessions (their open streams finish), closeAll()
 // cuts whatever is left.
 
-export const MAX_HEADER_BYTES = 16384
 
 export type PublicServer = http.Server | https.Server | http2.Http2SecureServer
 
@@ -59,7 +58,7 @@ function withHttp2HeaderLimit (handler: Handler): Handler {
       handler(req, res)
       return
     }
-    const body = JSON.stringify(buildProblem(431, 'GW_HEADERS_TOO_LARGE', `Request header block is larger than ${MAX_HEADER_BYTES} bytes`, randomUUID()))
+    const body = standaloneProblem(headersTooLarge())
     res.writeHead(431, { 'content-type': PROBLEM_CONTENT_TYPE, 'content-length': Buffer.byteLength(body) })
     res.end(body)
   }
