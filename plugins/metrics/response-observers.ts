@@ -24,6 +24,9 @@ declare module 'fastify' {
   }
 }
 
+const kObserved = Symbol('gatehouse.observedRequest')
+type ObservedResponse = ServerResponse & { [kObserved]?: FastifyRequest }
+
 const observersByApp = new WeakMap<FastifyInstance, ResponseObserver[]>()
 
 // A cut response keeps the status already sent with its headers; else 499.
@@ -44,12 +47,16 @@ export function observeResponses (app: FastifyInstance, observer: ResponseObserv
     const observers: ResponseObserver[] = list = []
     observersByApp.set(app, observers)
     app.decorateRequest('gwEnded', false)
+    // One listener for every request of this app (the request rides on the response), so
+    // the hot path makes no closure. 'close' comes once, after 'finish' too.
+    const reportCut = function reportCut (this: ObservedResponse) {
+      const request = this[kObserved]!
+      if (!request.gwEnded) notify(observers, request, cutStatus(this), true)
+    }
     app.addHook('onRequest', function watchClientClose (request, reply, done) {
-      const res = reply.raw
-      // 'close' comes once, after 'finish' too; `on` spares once()'s wrapper.
-      res.on('close', () => {
-        if (!request.gwEnded) notify(observers, request, cutStatus(res), true)
-      })
+      const res = reply.raw as ObservedResponse
+      res[kObserved] = request
+      res.on('close', reportCut)
       done()
     })
     app.addHook('onResponse', function reportResponse (request, reply, done) {

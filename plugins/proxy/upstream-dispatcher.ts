@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify'
+import type { ServerResponse } from 'node:http'
 import type { Dispatcher } from 'undici'
 import type { ServiceRuntime, UpstreamState } from '../../apps/gateway/runtime/service-runtime.ts'
 import { NOTHING_TRIED, selectUpstream } from '../breaker/balancer.ts'
@@ -38,6 +39,23 @@ export interface UpstreamHooks {
 
 type UndiciOpts = Dispatcher.RequestOptions & { headers: Record<string | symbol, unknown> }
 type Callback = (err: Error | null, data?: Dispatcher.ResponseData) => void
+
+// Shared listeners (`this` is the emitter) with their state on the emitter, instead of a
+// closure and a once() wrapper per request.
+const kUpstream = Symbol('gatehouse.upstream')
+type BodyWithUpstream = Dispatcher.ResponseData['body'] & { [kUpstream]?: UpstreamState }
+
+// Least-connections counts a call until its body is done, not at headers.
+function releaseUpstream (this: BodyWithUpstream) {
+  this[kUpstream]!.inflight--
+}
+
+// The client leaving must not leave an upstream call (and its socket) behind: undici takes
+// any EventEmitter as a signal and listens for 'abort' on it, so the client's response
+// serves (no AbortController and EventTarget listeners per request). 'close' comes once.
+function abortUpstreamCall (this: ServerResponse) {
+  if (!this.writableFinished) this.emit('abort')
+}
 
 export function createUpstreamDispatcher (agent: Dispatcher, hooks: UpstreamHooks[] = []) {
   const select = hooks.find((h) => h.select)?.select ?? selectUpstream
@@ -94,8 +112,9 @@ export function createUpstreamDispatcher (agent: Dispatcher, hooks: UpstreamHook
         else breaker.success(probe)
       }
       report(svc, up, { statusCode: data.statusCode, kind: null, durationMs })
-      // Least-connections counts a call until its body is done, not at headers.
-      data.body.once('close', () => { up.inflight-- })
+      const body = data.body as BodyWithUpstream
+      body[kUpstream] = up
+      body.on('close', releaseUpstream)
       cb(null, data)
     })
   }
@@ -104,14 +123,8 @@ export function createUpstreamDispatcher (agent: Dispatcher, hooks: UpstreamHook
     request (opts: UndiciOpts, cb: Callback) {
       const call = opts.headers[kProxyCall] as ProxyCall
       delete opts.headers[kProxyCall]
-      // The client leaving must not leave an upstream call (and its socket) behind. undici
-      // takes any EventEmitter as a signal and listens for 'abort' on it: the client's own
-      // response object serves, which saves an AbortController and EventTarget listeners
-      // on every request.
       const res = call.request.gw.res
-      res.once('close', () => {
-        if (!res.writableFinished) res.emit('abort')
-      })
+      res.on('close', abortUpstreamCall)
       opts.signal = res as unknown as AbortSignal
       attempt(call, opts, cb, NOTHING_TRIED, null)
     },

@@ -1,12 +1,10 @@
 import type { TestContext } from 'node:test'
 import { Writable } from 'node:stream'
-import pino from 'pino'
-import type { FastifyBaseLogger } from 'fastify'
 import { resolveConfig, formatProblem } from '../../apps/gateway/config/index.ts'
 import type { GatewayConfig } from '../../apps/gateway/config/types.ts'
 import { buildGateway, type BuildOptions, type Gateway } from '../../apps/gateway/app.ts'
 import { listenGateway, type ListeningGateway } from '../../apps/gateway/server.ts'
-import { REDACT } from '../../apps/gateway/logger.ts'
+import { createLogger } from '../../apps/gateway/logger.ts'
 
 export interface TestGateway {
   gateway: Gateway
@@ -44,7 +42,8 @@ export async function createGateway (t: TestContext, raw: Record<string, unknown
       done()
     },
   })
-  const logger = pino({ level: config.logging.level, redact: { paths: REDACT, censor: '[redacted]' } }, sink) as unknown as FastifyBaseLogger
+  // The gateway's own logger (redaction, hooks), writing into the test's sink.
+  const logger = createLogger(config.logging.level, sink)
   const gateway = await buildGateway(config, { ...opts.build, logger })
   const result: TestGateway = { gateway, config, inject: gateway.inject, logs, rawLogs }
   if (opts.listen) {
