@@ -17,11 +17,12 @@ export interface BenchOptions {
 }
 
 export const USAGE = `usage: npm run bench -- [options]
-  --quick              ~1 minute: 2 rounds of 1 s warm-up + 3 s measured
+  --quick              ~1 minute: 3 rounds of 1 s warm-up + 2 s measured
                        (each contender is first primed once: 2 s, 5 s without --quick)
-  --rounds N           interleaved rounds (default 3)
-  --warmup S           warm-up seconds per run (default 3)
-  --duration S         measured seconds per run (default 10)
+  --rounds N           interleaved rounds (default 8: many short rounds, because this
+                       kind of VM drifts in speed by 20-30 % within a minute)
+  --warmup S           warm-up seconds per run (default 1)
+  --duration S         measured seconds per run (default 4)
   --connections N      concurrent connections (default 50)
   --only a,b,...       contenders to run (${CONTENDER_ORDER.join(', ')})
   --no-pin             do not pin processes to cores with taskset
@@ -72,10 +73,10 @@ export function parseOptions (argv: string[]): BenchOptions {
     quick,
     profile: values.profile === true,
     profileContender: contenderName(values.contender ?? 'gatehouse-full'),
-    rounds: positiveNumber(values.rounds, 'rounds', quick ? 2 : 3, true),
+    rounds: positiveNumber(values.rounds, 'rounds', quick ? 3 : 8, true),
     primeS: quick ? 2 : 5,
-    warmupS: positiveNumber(values.warmup, 'warmup', quick ? 1 : 3, true),
-    durationS: positiveNumber(values.duration, 'duration', quick ? 3 : 10, true),
+    warmupS: positiveNumber(values.warmup, 'warmup', 1, true),
+    durationS: positiveNumber(values.duration, 'duration', quick ? 2 : 4, true),
     profileS: positiveNumber(values.duration, 'duration', quick ? 5 : 15, true),
     connections: positiveNumber(values.connections, 'connections', 50, true),
     pipelining: 1,

@@ -36,8 +36,14 @@ export interface ContenderSummary {
   warmupFailures: number
   statuses: Record<string, number>
   maxOtherCores: number | null
-  rpsRatio: number | null // vs the baseline (bare proxy)
+  // Versus the baseline (bare proxy): the median over rounds of this round's value ÷ the
+  // baseline's in the same round, so a machine that speeds up or slows down between
+  // rounds (this VM does, by 20-30 %) moves both sides of each ratio together.
+  rpsRatio: number | null
   cpuRatio: number | null
+  // The lowest and highest of those per-round ratios: how far a single round can be off.
+  rpsRatioRange: [number, number] | null
+  cpuRatioRange: [number, number] | null
 }
 
 export interface Target {
@@ -132,6 +138,8 @@ export function summarise (name: string, description: string, cpuOf: 'gateway' |
     maxOtherCores: maxOf(rounds.map((r) => r.otherCores)),
     rpsRatio: null,
     cpuRatio: null,
+    rpsRatioRange: null,
+    cpuRatioRange: null,
   }
 }
 
@@ -146,15 +154,31 @@ function maxOf (values: Array<number | null>): number | null {
   return xs.length === 0 ? null : Math.max(...xs)
 }
 
-// Ratios of medians to the baseline's medians. The backend's CPU ("direct") is not a
-// proxy's, so it gets no CPU ratio.
+// Per-round ratios to the baseline measured in the same round (rounds are matched by
+// number; a round either side lacks is left out), summarised by their median and range.
+// The backend's CPU ("direct") is not a proxy's, so it gets no CPU ratio.
 export function withRatios (summaries: ContenderSummary[], baseline: string): ContenderSummary[] {
   const base = summaries.find((s) => s.name === baseline)
-  return summaries.map((s) => ({
-    ...s,
-    rpsRatio: base === undefined ? null : ratio(s.rps, base.rps),
-    cpuRatio: base === undefined || s.cpuOf !== 'gateway' ? null : ratio(s.cpuUsPerReq, base.cpuUsPerReq),
-  }))
+  return summaries.map((s) => {
+    if (base === undefined) return { ...s, rpsRatio: null, cpuRatio: null, rpsRatioRange: null, cpuRatioRange: null }
+    const rps = pairedRatios(s.rounds, base.rounds, (r) => r.rps)
+    const cpu = s.cpuOf === 'gateway' ? pairedRatios(s.rounds, base.rounds, (r) => r.cpuUsPerReq) : []
+    return { ...s, rpsRatio: median(rps), cpuRatio: median(cpu), rpsRatioRange: rangeOf(rps), cpuRatioRange: rangeOf(cpu) }
+  })
+}
+
+export function pairedRatios (rounds: RoundSample[], baseRounds: RoundSample[], pick: (r: RoundSample) => number | null): number[] {
+  const out: number[] = []
+  for (const r of rounds) {
+    const b = baseRounds.find((x) => x.round === r.round)
+    const q = b === undefined ? null : ratio(pick(r), pick(b))
+    if (q !== null && Number.isFinite(q)) out.push(q)
+  }
+  return out
+}
+
+function rangeOf (xs: number[]): [number, number] | null {
+  return xs.length === 0 ? null : [Math.min(...xs), Math.max(...xs)]
 }
 
 export function evaluateTargets (summaries: ContenderSummary[], targets: Target[] = TARGETS): TargetResult[] {
@@ -182,6 +206,13 @@ export function passLabel (pass: boolean | null): string {
   return pass === null ? 'n/a' : pass ? 'PASS' : 'FAIL'
 }
 
+// "0.95x (0.90-1.01)": the median per-round ratio and the lowest and highest round.
+export function fmtRatioWithRange (value: number | null, range: [number, number] | null): string {
+  if (value === null) return '-'
+  if (range === null || range[0] === range[1]) return fmtRatio(value)
+  return `${fmtRatio(value)} (${range[0].toFixed(2)}-${range[1].toFixed(2)})`
+}
+
 const COLUMNS = ['contender', 'req/s', 'p50 ms', 'p99 ms', 'CPU µs/req', 'req/s vs bare', 'CPU vs bare', 'failed']
 
 function rows (summaries: ContenderSummary[]): string[][] {
@@ -191,8 +222,8 @@ function rows (summaries: ContenderSummary[]): string[][] {
     fmt(s.p50Ms, 2),
     fmt(s.p99Ms, 2),
     s.cpuOf === 'backend' ? `${fmt(s.cpuUsPerReq, 1)} (backend)` : fmt(s.cpuUsPerReq, 1),
-    fmtRatio(s.rpsRatio),
-    fmtRatio(s.cpuRatio),
+    fmtRatioWithRange(s.rpsRatio, s.rpsRatioRange),
+    fmtRatioWithRange(s.cpuRatio, s.cpuRatioRange),
     s.failures === 0 ? '0' : `${s.failures} (!) ${formatStatuses(s.statuses)}`.trimEnd(),
   ])
 }
@@ -247,7 +278,7 @@ export function toMarkdown (r: BenchReport): string {
     `- ${r.pinning}`,
     '- CPU µs/req: utime+stime of the process under test (all its threads) over the measured run ÷ requests' +
       ` (the backend's for "direct"; /proc, CLK_TCK ${r.settings.clkTck}).`,
-    `- Ratios: medians vs \`${r.baseline}\` in the same run.`,
+    `- Ratios: each round's value ÷ \`${r.baseline}\`'s in the same round; the median over rounds, (lowest-highest round).`,
     ...(noiseLine(r.contenders) === null ? [] : [`- ${noiseLine(r.contenders)}`]),
     '',
     markdownTable(r.contenders),
@@ -265,7 +296,7 @@ export function toMarkdown (r: BenchReport): string {
     lines.push('', `**Failed requests** (non-2xx, errors or timeouts): ${failed.map((c) => `${c.name} ${c.failures}`).join(', ')}. Those numbers are not valid.`)
   }
   lines.push('', `This run: \`npm run bench${r.settings.quick ? ' -- --quick' : ''}\`. Reproduce with \`npm run bench\` ` +
-    '(about 4-5 min) or `npm run bench -- --quick` (about 1 min); `gatehouse-redis` needs Redis on 127.0.0.1:6379. ' +
+    '(about 5 min) or `npm run bench -- --quick` (about 1 min); `gatehouse-redis` needs Redis on 127.0.0.1:6379. ' +
     'Results land in `bench/results/` (JSON, Markdown, SVG).', '')
   return lines.join('\n')
 }

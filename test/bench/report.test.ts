@@ -66,7 +66,7 @@ test('latency percentiles come from 10 µs buckets and are never under-reported'
 function summaries () {
   return withRatios([
     summarise('direct', 'backend', 'backend', [sample({ rps: 5000, cpuUsPerReq: 30 })]),
-    summarise('bare-proxy', 'bare', 'gateway', [sample({ rps: 1000, cpuUsPerReq: 100 }), sample({ rps: 1200, cpuUsPerReq: 90 }), sample({ rps: 800, cpuUsPerReq: 110 })]),
+    summarise('bare-proxy', 'bare', 'gateway', [sample({ rps: 1000, cpuUsPerReq: 100 }), sample({ round: 2, rps: 1200, cpuUsPerReq: 90 }), sample({ round: 3, rps: 800, cpuUsPerReq: 110 })]),
     summarise('gatehouse-none', 'none', 'gateway', [sample({ rps: 950, cpuUsPerReq: 105 })]),
     summarise('gatehouse-full', 'full', 'gateway', [sample({ rps: 849, cpuUsPerReq: 120 })]),
     summarise('gatehouse-redis', 'redis', 'gateway', [sample({ rps: 900, cpuUsPerReq: 150, non2xx: 3, statuses: { 503: 3 } })]),
@@ -83,6 +83,27 @@ test('summaries use medians and ratios to the bare proxy; the backend gets no CP
   assert.equal(direct.rpsRatio, 5)
   assert.equal(direct.cpuRatio, null)
   assert.equal(s.find((c) => c.name === 'gatehouse-full')!.cpuRatio, 1.2)
+})
+
+test('ratios pair each round with the bare proxy\'s same round: a machine that doubles its speed between rounds cancels out', () => {
+  const s = withRatios([
+    summarise('bare-proxy', 'bare', 'gateway', [sample({ rps: 1000, cpuUsPerReq: 100 }), sample({ round: 2, rps: 2000, cpuUsPerReq: 50 })]),
+    summarise('gatehouse-none', 'none', 'gateway', [sample({ rps: 900, cpuUsPerReq: 110 }), sample({ round: 2, rps: 1900, cpuUsPerReq: 52.5 })]),
+    // Died after round 1: only round 1 is paired.
+    summarise('gatehouse-full', 'full', 'gateway', [sample({ rps: 800, cpuUsPerReq: 125 })]),
+  ], 'bare-proxy')
+  const none = s.find((c) => c.name === 'gatehouse-none')!
+  // Per round 0.9 and 0.95: median 0.925 (the ratio of the medians would be 1400/1500 = 0.933).
+  assert.ok(Math.abs(none.rpsRatio! - 0.925) < 1e-9)
+  assert.deepEqual(none.rpsRatioRange, [0.9, 0.95])
+  assert.ok(Math.abs(none.cpuRatio! - 1.075) < 1e-9)
+  assert.deepEqual(none.cpuRatioRange, [1.05, 1.1])
+  const full = s.find((c) => c.name === 'gatehouse-full')!
+  assert.equal(full.rpsRatio, 0.8)
+  assert.deepEqual(full.rpsRatioRange, [0.8, 0.8])
+  const table = formatTable(s)
+  assert.match(table, /gatehouse-none .* 0\.93x \(0\.90-0\.95\)/)
+  assert.match(table, /gatehouse-full .* 0\.80x  /)
 })
 
 test('targets pass on the boundary, fail just under it, fail with failed requests, and are n/a when not measured', () => {
@@ -254,10 +275,11 @@ test('the bench token verifies with the configured secret, issuer and audience a
 
 test('options: --quick shortens the run, bad numbers and unknown contenders are usage errors', () => {
   const quick = parseOptions(['--quick'])
-  assert.equal(quick.rounds, 2)
-  assert.equal(quick.durationS, 3)
+  assert.equal(quick.rounds, 3)
+  assert.equal(quick.durationS, 2)
   const full = parseOptions([])
-  assert.equal(full.rounds, 3)
+  assert.equal(full.rounds, 8)
+  assert.equal(full.durationS, 4)
   assert.equal(full.connections, 50)
   assert.equal(full.pipelining, 1)
   assert.deepEqual(parseOptions(['--only', 'bare-proxy,gatehouse-full']).only, ['bare-proxy', 'gatehouse-full'])
