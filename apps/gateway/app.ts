@@ -179,6 +179,24 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
   const reloader = createReloader({ ctx, applyServices })
   const admin = await buildAdmin({ ctx, current: () => generation, reloader })
 
+  let closing: Promise<void> | null = null
+  async function closeAll () {
+    // No reload may build a generation after this point.
+    await reloader.close()
+    // Health checks and breaker timers first: an in-flight check must not hold the agent open.
+    resilience.close()
+    await admin.close()
+    for (const s of retired.keys()) s.onIdle?.()
+    await Promise.all(retired.values())
+    await generation.app.close()
+    ctx.websockets.destroyAll()
+    await ctx.agent.close()
+    await Promise.all([...ctx.upstreams.values()].map((state) => state.agent?.close()))
+    await ctx.rateLimitStore?.close()
+    await ctx.auth?.close()
+    await ctx.cacheStores.close()
+  }
+
   return {
     ctx,
     admin,
@@ -189,21 +207,10 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
     current: () => generation,
     applyServices,
     reloader,
-    async close () {
-      // No reload may build a generation after this point.
-      await reloader.close()
-      // Health checks and breaker timers first: an in-flight check must not hold the agent open.
-      resilience.close()
-      await admin.close()
-      for (const s of retired.keys()) s.onIdle?.()
-      await Promise.all(retired.values())
-      await generation.app.close()
-      ctx.websockets.destroyAll()
-      await ctx.agent.close()
-      await Promise.all([...ctx.upstreams.values()].map((state) => state.agent?.close()))
-      await ctx.rateLimitStore?.close()
-      await ctx.auth?.close()
-      await ctx.cacheStores.close()
+    // Once: a second call (a signal during shutdown, a test's cleanup) waits for the first.
+    close () {
+      closing ??= closeAll()
+      return closing
     },
   }
 }

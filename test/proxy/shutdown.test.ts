@@ -28,3 +28,16 @@ test('graceful shutdown: readyz turns 503, the in-flight request completes, new 
   await done
   await assert.rejects(request(`${gw.url}/api/slow/work`), 'the public port no longer accepts')
 })
+
+test('closing the gateway twice (a second signal, a cleanup after shutdown) resolves both calls and closes once', async (t) => {
+  const up = await createUpstream(t)
+  const gw = await createGateway(t, baseConfig([{ name: 'users', prefix: '/api/users', upstreams: [up.origin] }], {
+    rateLimit: { store: 'memory', default: { max: 100, window: '1m', by: 'ip' } },
+  }))
+  assert.equal((await gw.inject('/api/users/1')).statusCode, 200)
+  const first = gw.gateway.close()
+  const second = gw.gateway.close()
+  assert.equal(first, second, 'the second call waits on the first close')
+  await Promise.all([first, second])
+  await gw.gateway.close()
+})
