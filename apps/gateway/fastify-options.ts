@@ -2,6 +2,7 @@ import { LogController, type FastifyBaseLogger, type FastifyServerOptions } from
 import { requestIdFor } from '../../plugins/request-context/index.ts'
 import { sendProblem, BadRequest } from '../../plugins/errors/index.ts'
 import { frameworkResponse } from '../../plugins/metrics/response-observers.ts'
+import { lazyChildLogger } from './request-logger.ts'
 
 // Options shared by the public generations and the admin instance: our logger, our request
 // ids, no per-request log lines from Fastify (the access log is ours), and problem+json
@@ -11,6 +12,7 @@ export function baseFastifyOptions (logger: FastifyBaseLogger): FastifyServerOpt
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),
     genReqId: requestIdFor,
+    childLoggerFactory: lazyChildLogger,
     frameworkErrors (_error, request, reply) {
       // No hook runs for these: metrics and the access log are told directly.
       frameworkResponse(request, reply)

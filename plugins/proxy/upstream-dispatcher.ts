@@ -50,11 +50,42 @@ function releaseUpstream (this: BodyWithUpstream) {
   this[kUpstream]!.inflight--
 }
 
-// The client leaving must not leave an upstream call (and its socket) behind: undici takes
-// any EventEmitter as a signal and listens for 'abort' on it, so the client's response
-// serves (no AbortController and EventTarget listeners per request). 'close' comes once.
-function abortUpstreamCall (this: ServerResponse) {
-  if (!this.writableFinished) this.emit('abort')
+// The client leaving must not leave an upstream call (and its socket) behind. undici's
+// `signal` may be any object with on/once/removeListener for 'abort' and `aborted`/`reason`;
+// this one holds undici's single listener in a field, which costs less per request than
+// an AbortController (EventTarget) or an 'abort' listener on the response (EventEmitter).
+class ClientSignal {
+  aborted: boolean
+  reason: Error | undefined
+  listener: (() => void) | null
+
+  constructor () {
+    this.aborted = false
+    this.reason = undefined
+    this.listener = null
+  }
+
+  on (_event: 'abort', listener: () => void) { this.listener = listener }
+  once (_event: 'abort', listener: () => void) { this.listener = listener }
+  removeListener (_event: 'abort', listener: () => void) {
+    if (this.listener === listener) this.listener = null
+  }
+
+  abort () {
+    if (this.aborted) return
+    this.aborted = true
+    const listener = this.listener
+    this.listener = null
+    if (listener !== null) listener()
+  }
+}
+
+const kSignal = Symbol('gatehouse.clientSignal')
+type ResponseWithSignal = ServerResponse & { [kSignal]?: ClientSignal }
+
+// One shared 'close' listener; 'close' comes once, also after a complete answer.
+function abortUpstreamCall (this: ResponseWithSignal) {
+  if (!this.writableFinished) this[kSignal]!.abort()
 }
 
 export function createUpstreamDispatcher (agent: Dispatcher, hooks: UpstreamHooks[] = []) {
@@ -123,9 +154,11 @@ export function createUpstreamDispatcher (agent: Dispatcher, hooks: UpstreamHook
     request (opts: UndiciOpts, cb: Callback) {
       const call = opts.headers[kProxyCall] as ProxyCall
       delete opts.headers[kProxyCall]
-      const res = call.request.gw.res
+      const res = call.request.gw.res as ResponseWithSignal
+      const signal = new ClientSignal()
+      res[kSignal] = signal
       res.on('close', abortUpstreamCall)
-      opts.signal = res as unknown as AbortSignal
+      opts.signal = signal as unknown as AbortSignal
       attempt(call, opts, cb, NOTHING_TRIED, null)
     },
   }

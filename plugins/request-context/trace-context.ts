@@ -21,7 +21,9 @@ export function parseTraceparent (value: string | undefined): TraceContext | nul
   return { traceparent: value, traceId: traceId! }
 }
 
+// Trace id and parent id from one draw of 24 random bytes.
 export function newTraceContext (): TraceContext {
-  const traceId = randomHex(16)
-  return { traceparent: `00-${traceId}-${randomHex(8)}-01`, traceId }
+  const hex = randomHex(24)
+  const traceId = hex.slice(0, 32)
+  return { traceparent: `00-${traceId}-${hex.slice(32)}-01`, traceId }
 }
