@@ -7,7 +7,8 @@ export interface LoadOptions {
   url: string
   connections: number
   pipelining: number
-  durationS: number
+  durationS: number // with amount: only the time limit
+  amount?: number // stop after exactly this many requests (over all connections) instead
   headers?: Record<string, string>
   signal?: AbortSignal
 }
@@ -45,6 +46,7 @@ export function runLoad (opts: LoadOptions): Promise<LoadResult> {
       connections: opts.connections,
       pipelining: opts.pipelining,
       duration: opts.durationS,
+      ...(opts.amount === undefined ? {} : { amount: opts.amount }),
       headers: opts.headers,
       timeout: 10,
     }, (err, result) => {

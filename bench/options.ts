@@ -4,6 +4,8 @@ import { CONTENDER_ORDER, type ContenderName } from './contenders.ts'
 export interface BenchOptions {
   quick: boolean
   profile: boolean
+  instructions: boolean
+  requests: number // requests per counted window with --instructions
   profileContender: ContenderName
   rounds: number
   primeS: number // once per contender after start-up
@@ -28,7 +30,11 @@ export const USAGE = `usage: npm run bench -- [options]
   --no-pin             do not pin processes to cores with taskset
   --profile            instead of comparing: profile one contender with node --cpu-prof
                        under load and print the top self-time functions
-  --contender NAME     the contender --profile profiles (default gatehouse-full)`
+  --contender NAME     the contender --profile profiles (default gatehouse-full)
+  --instructions       instead of comparing: instructions per request of each proxy under
+                       valgrind's callgrind (deterministic, unlike time on this VM)
+  --requests N         requests per counted window with --instructions (default 2000;
+                       5 windows per contender, the lowest counts)`
 
 export class UsageError extends Error {}
 
@@ -54,6 +60,8 @@ export function parseOptions (argv: string[]): BenchOptions {
       options: {
         quick: { type: 'boolean' },
         profile: { type: 'boolean' },
+        instructions: { type: 'boolean' },
+        requests: { type: 'string' },
         contender: { type: 'string' },
         rounds: { type: 'string' },
         warmup: { type: 'string' },
@@ -72,6 +80,8 @@ export function parseOptions (argv: string[]): BenchOptions {
   return {
     quick,
     profile: values.profile === true,
+    instructions: values.instructions === true,
+    requests: positiveNumber(values.requests, 'requests', 2000, true),
     profileContender: contenderName(values.contender ?? 'gatehouse-full'),
     rounds: positiveNumber(values.rounds, 'rounds', quick ? 3 : 8, true),
     primeS: quick ? 2 : 5,

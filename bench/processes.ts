@@ -40,6 +40,7 @@ export function pinSelf (core: number): void {
 export interface ChildSpec {
   name: string
   nodeArgs: string[] // arguments to `node`
+  wrap?: string[] // a command node runs under, e.g. valgrind and its options (it must exec node in the same pid)
   core: number | null
   logFile: string
   env?: NodeJS.ProcessEnv
@@ -69,10 +70,10 @@ export function createProcessSet (): ProcessSet {
 
   function start (spec: ChildSpec): Child {
     const fd = openSync(spec.logFile, 'a')
-    // taskset execs node, so the pid we get is node's (the one /proc and --cpu-prof see).
-    const [command, args] = spec.core === null
-      ? [process.execPath, spec.nodeArgs]
-      : ['taskset', ['-c', String(spec.core), process.execPath, ...spec.nodeArgs]]
+    // taskset execs node (or the wrap command), so the pid we get is node's (the one /proc
+    // and --cpu-prof see; valgrind runs node in its own pid).
+    const argv = [...spec.wrap ?? [], process.execPath, ...spec.nodeArgs]
+    const [command, args] = spec.core === null ? [argv[0], argv.slice(1)] : ['taskset', ['-c', String(spec.core), ...argv]]
     let proc: ChildProcess
     try {
       proc = spawn(command, args, {

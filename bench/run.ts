@@ -14,6 +14,7 @@ import {
 import { BASELINE, CONTENDER_ORDER, LOAD_PATH, type ContenderName } from './contenders.ts'
 import { openSession, smokeCheck, SkipContender, RESULTS_DIR, type Running, type Session } from './session.ts'
 import { runProfile } from './profile.ts'
+import { runInstructions } from './instructions.ts'
 import { renderChart } from './svg.ts'
 import { logTail } from './processes.ts'
 
@@ -197,7 +198,7 @@ export async function main (argv: string[]): Promise<number> {
   let code = 1
   try {
     log(session.pinning.note)
-    code = opts.profile ? await runProfile(session, opts) : await compare(session, opts)
+    code = opts.instructions ? await runInstructions(session, opts) : opts.profile ? await runProfile(session, opts) : await compare(session, opts)
     return code
   } catch (err) {
     if (!session.signal.aborted) throw err

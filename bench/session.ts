@@ -28,6 +28,11 @@ export interface Running {
 
 export class SkipContender extends Error {}
 
+export interface StartOptions {
+  wrap?: string[] // a command prefix for node (valgrind for --instructions)
+  readyTimeoutMs?: number // how long start-up may take (default: waitForHttp's)
+}
+
 export interface Session {
   tmpDir: string
   pinning: Pinning
@@ -38,7 +43,7 @@ export interface Session {
   headers: Record<string, string>
   signal: AbortSignal
   keepLogs: boolean // set when something went wrong: close() then leaves the temp dir
-  start: (name: ContenderName, nodeFlags?: string[]) => Promise<Running>
+  start: (name: ContenderName, nodeFlags?: string[], how?: StartOptions) => Promise<Running>
   // keepLogs: leave the temp dir (child logs, generated configs) for a look afterwards.
   close: (opts?: { keepLogs?: boolean }) => Promise<void>
 }
@@ -98,13 +103,13 @@ export async function openSession (opts: { pin: boolean }): Promise<Session> {
     await waitForHttp(backend, backendUrl + LOAD_PATH, 200)
     const headers = { authorization: `Bearer ${benchToken()}`, accept: 'application/json' }
 
-    async function start (name: ContenderName, nodeFlags: string[] = []): Promise<Running> {
+    async function start (name: ContenderName, nodeFlags: string[] = [], how: StartOptions = {}): Promise<Running> {
       const description = DESCRIPTIONS[name]
       if (name === 'direct') {
         return { name, description, cpuOf: 'backend', url: backendUrl + LOAD_PATH, child: backend }
       }
       const logFile = path.join(tmpDir, `${name}.log`)
-      const spawnNode = (nodeArgs: string[]) => processes.start({ name, nodeArgs: [...nodeFlags, ...nodeArgs], core: pinning.gatewayCore, logFile, cwd: ROOT })
+      const spawnNode = (nodeArgs: string[]) => processes.start({ name, nodeArgs: [...nodeFlags, ...nodeArgs], wrap: how.wrap, core: pinning.gatewayCore, logFile, cwd: ROOT })
       if (name === 'bare-proxy' || name === 'fast-gateway') {
         if (name === 'fast-gateway') {
           try {
@@ -116,7 +121,7 @@ export async function openSession (opts: { pin: boolean }): Promise<Session> {
         const [port] = await freePorts(1)
         const url = `http://127.0.0.1:${port}`
         const child = spawnNode([path.join(ROOT, `bench/servers/${name}.ts`), '--port', String(port), '--upstream', backendUrl, '--prefix', PREFIX])
-        await waitForHttp(child, url + LOAD_PATH, 200)
+        await waitForHttp(child, url + LOAD_PATH, 200, how.readyTimeoutMs)
         return { name, description, cpuOf: 'gateway', url: url + LOAD_PATH, child }
       }
       const variant = name.slice('gatehouse-'.length) as GatehouseVariant
@@ -132,7 +137,7 @@ export async function openSession (opts: { pin: boolean }): Promise<Session> {
       const configFile = path.join(tmpDir, `${name}.yaml`)
       writeFileSync(configFile, stringify(gatehouseConfig(variant, { port, adminPort, backendUrl, redisUrl: REDIS_URL, redisKeyPrefix })))
       const child = spawnNode([path.join(ROOT, 'apps/gateway/cli.ts'), '--config', configFile])
-      await waitForHttp(child, `http://127.0.0.1:${adminPort}/readyz`, 200)
+      await waitForHttp(child, `http://127.0.0.1:${adminPort}/readyz`, 200, how.readyTimeoutMs)
       return { name, description, cpuOf: 'gateway', url: `http://127.0.0.1:${port}${LOAD_PATH}`, child, extraPids }
     }
 
