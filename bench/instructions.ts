@@ -3,9 +3,9 @@
 // drift by 20-30 % within minutes; instruction counts do not, so a 2-3 % change shows.
 // Each contender runs alone under valgrind (pinned like the other modes), is warmed up
 // with instrumentation off, then counted over a few windows of a fixed number of requests;
-// the lowest window counts: what disturbs a window (a late JIT compilation, an idle
-// upstream connection closed after two minutes and the deoptimisations it brings) only
-// ever adds instructions.
+// the lowest window counts: what disturbs a window (a late JIT compilation, a timer that
+// fires for the first time minutes in and the deoptimisations it brings) only ever adds
+// instructions.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { callgrindCommand, callgrindSetup, dumpFiles, dumpTotal, valgrindProblem, valgrindVersion, type Callgrind } from './callgrind.ts'
@@ -28,7 +28,7 @@ export const WINDOWS = 5
 export const CONNECTIONS = 8
 // The same for every contender. V8 sizes the young generation and runs its memory
 // reducer by allocation per millisecond, which valgrind's 30-50x slowdown makes look
-// idle: it then shrinks the young generation (8x more scavenges from then on) and runs
+// idle: it then shrinks the young generation (~10x more scavenges from then on) and runs
 // full GCs that throw away optimised code. Pinned to the size a natively loaded
 // process grows to (64 MB) and with the reducer off, the process under valgrind keeps
 // the heap a natively loaded one has.

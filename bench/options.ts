@@ -32,7 +32,8 @@ export const USAGE = `usage: npm run bench -- [options]
                        under load and print the top self-time functions
   --contender NAME     the contender --profile profiles (default gatehouse-full)
   --instructions       instead of comparing: instructions per request of each proxy under
-                       valgrind's callgrind (deterministic, unlike time on this VM)
+                       valgrind's callgrind (repeatable, unlike time on this VM; needs
+                       valgrind, ~2.5 min per proxy)
   --requests N         requests per counted window with --instructions (default 2000;
                        5 windows per contender, the lowest counts)`
 
