@@ -200,8 +200,8 @@ export function irMarkdown (r: InstructionsReport): string {
     lines.push('', 'Not measured:')
     for (const s of r.skipped) lines.push(`- \`${s.name}\`: ${s.reason.split('\n')[0]}`)
   }
-  lines.push('', `This run took ${Math.round(r.durationS / 60)} min: \`npm run bench -- --instructions\`; ` +
-    'results land in `bench/results/instructions-*.{json,md}`.', '')
+  lines.push('', `This run took ${Math.round(r.durationS / 60)} min. Reproduce with \`npm run bench -- --instructions\` ` +
+    '(valgrind needed; `--only a,b` for fewer contenders); results land in `bench/results/instructions-*.{json,md}`.', '')
   return lines.join('\n')
 }
 
