@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Bindings, ChildLoggerOptions, LevelWithSilentOrString, LogFn } from 'pino'
+import { levelEnabled } from './logger.ts'
 
 // Fastify gives every request a child logger, and pino's child() serialises its bindings
 // each time (about 1 µs per request on the hot path, the profile shows), while nearly
@@ -33,9 +34,7 @@ class LazyRequestLogger {
   }
 
   enabled (level: string): boolean {
-    const log = this.real ?? this.parent
-    const check = (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled
-    return typeof check !== 'function' || check.call(log, level)
+    return levelEnabled(this.real ?? this.parent, level)
   }
 
   fatal (...args: Parameters<LogFn>) { if (this.enabled('fatal')) this.logger().fatal(...args) }

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../../apps/gateway/context.ts'
 import { observeResponses } from '../metrics/response-observers.ts'
+import { levelEnabled } from '../../apps/gateway/logger.ts'
 
 export interface AccessLogPluginOptions {
   ctx: GatewayContext
@@ -57,16 +58,10 @@ export function accessLogLine (request: FastifyRequest, status: number): AccessL
   return line
 }
 
-// pino loggers say; any other logger is assumed to log at info.
-function infoEnabled (log: object): boolean {
-  const check = (log as { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled
-  return typeof check !== 'function' || check.call(log, 'info')
-}
-
 // One JSON line per request at info, through the request's logger (it carries reqId).
 // `logging.access: false`, or a level above info, registers nothing: no per-request cost.
 async function accessLogPlugin (app: FastifyInstance, opts: AccessLogPluginOptions) {
-  if (!opts.ctx.config.logging.access || !infoEnabled(app.log)) return
+  if (!opts.ctx.config.logging.access || !levelEnabled(app.log, 'info')) return
 
   // Node drops req.socket once a connection is closed (a client that left, a request
   // whose unread body made Node close it after the answer), and the ip with it: read it
