@@ -1,7 +1,6 @@
 import { LogController, type FastifyBaseLogger, type FastifyServerOptions } from 'fastify'
-import { requestIdFor } from '../../plugins/request-context/index.ts'
+import { frameworkResponse, requestIdFor } from '../../plugins/request-context/index.ts'
 import { sendProblem, BadRequest } from '../../plugins/errors/index.ts'
-import { frameworkResponse } from '../../plugins/metrics/response-observers.ts'
 import { lazyChildLogger } from './request-logger.ts'
 
 // Options shared by the public generations and the admin instance: our logger, our request

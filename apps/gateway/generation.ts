@@ -83,8 +83,7 @@ export async function buildGeneration (ctx: GatewayContext, services: ServiceCon
   // [breaker: gates upstream calls through ctx.upstreamHooks, set up in app.ts]
   await app.register(proxyPlugin, {
     services: runtimes,
-    dispatcher: createUpstreamDispatcher(ctx.agent, ctx.upstreamHooks),
-    bodyLimit: config.server.bodyLimit,
+    dispatcher: createUpstreamDispatcher(ctx.agent, { hooks: ctx.upstreamHooks, bodyLimit: config.server.bodyLimit }),
     forwardAuthorization: config.auth.jwt?.forwardAuthorization ?? true,
     isTrustedPeer: ctx.isTrustedPeer,
     // WebSocket upgrades of `websocket: true` services (plugins/websocket).

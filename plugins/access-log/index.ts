@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../../apps/gateway/context.ts'
-import { observeResponses } from '../metrics/response-observers.ts'
+import { observeResponses } from '../request-context/index.ts'
 import { levelEnabled } from '../../apps/gateway/logger.ts'
 
 export interface AccessLogPluginOptions {

@@ -3,11 +3,10 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../../apps/gateway/context.ts'
 import { UNMATCHED_SERVICE } from './gateway-metrics.ts'
 import { createHttpSeries } from './http-series.ts'
-import { observeResponses } from './response-observers.ts'
+import { observeResponses } from '../request-context/index.ts'
 
 export { createGatewayMetrics, UNMATCHED_SERVICE, LATENCY_BUCKETS, type GatewayMetrics } from './gateway-metrics.ts'
 export { upstreamMetricsHooks } from './upstream-metrics.ts'
-export { frameworkResponse, CLIENT_CLOSED_REQUEST } from './response-observers.ts'
 
 export interface MetricsPluginOptions {
   ctx: GatewayContext

@@ -2,7 +2,6 @@ import fp from 'fastify-plugin'
 import httpProxy from '@fastify/http-proxy'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { IncomingHttpHeaders } from 'node:http'
-import { pipeline, Readable } from 'node:stream'
 import type { ServiceRuntime } from '../../apps/gateway/runtime/service-runtime.ts'
 import * as E from '../errors/errors.ts'
 import { sendProblem } from '../errors/index.ts'
@@ -10,7 +9,6 @@ import { buildUpstreamHeaders, type ForwardOptions } from './forward-headers.ts'
 import { buildClientHeaders } from './response-headers.ts'
 import { kProxyCall, type ProxyCall } from './upstream-dispatcher.ts'
 import { classify, rootCause, toClientError } from './upstream-errors.ts'
-import { limitStreamingBody } from './body-limit.ts'
 import websocketPlugin from '../websocket/index.ts'
 import type { GatewayContext } from '../../apps/gateway/context.ts'
 
@@ -21,8 +19,8 @@ export type { UpstreamHooks, UpstreamOutcome } from './upstream-dispatcher.ts'
 export interface ProxyPluginOptions extends ForwardOptions {
   services: ServiceRuntime[]
   // The object reply-from calls `request()` on (see upstream-dispatcher.ts).
+  // It also enforces server.bodyLimit.
   dispatcher: { request: (...args: never[]) => unknown }
-  bodyLimit: number
   // For `websocket: true` services; without it upgrades are served as plain requests.
   ctx?: GatewayContext
 }
@@ -36,22 +34,6 @@ async function proxyPlugin (app: FastifyInstance, opts: ProxyPluginOptions) {
   for (const svc of opts.services) {
     // One encapsulated http-proxy per service: its routes carry the service in their config.
     await app.register(async function serviceScope (scope) {
-      // One hook for both body limits. It runs after every onRequest policy (a refused
-      // request never gets here) and before reply-from starts streaming the body upstream.
-      scope.addHook('preHandler', function limitBody (request, _reply, done) {
-        const declared = request.headers['content-length']
-        if (declared !== undefined) {
-          if (Number(declared) > opts.bodyLimit) {
-            done(new E.PayloadTooLarge(`Request body is larger than ${opts.bodyLimit} bytes`))
-            return
-          }
-        } else if (request.body instanceof Readable) {
-          const limited = limitStreamingBody(opts.bodyLimit)
-          pipeline(request.body, limited, () => {})
-          request.body = limited
-        }
-        done()
-      })
       // Its onRequest hook comes after every gateway-wide one (ip access, auth, rate limit).
       if (svc.config.websocket && opts.ctx !== undefined) await scope.register(websocketPlugin, { ctx: opts.ctx, svc, forward })
 

@@ -1,9 +1,10 @@
 import type { FastifyRequest } from 'fastify'
-import type { ServerResponse } from 'node:http'
+import { pipeline, Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import type { ServiceRuntime, UpstreamState } from '../../apps/gateway/runtime/service-runtime.ts'
 import { NOTHING_TRIED, selectUpstream } from '../breaker/balancer.ts'
-import type * as E from '../errors/errors.ts'
+import * as E from '../errors/errors.ts'
+import { limitStreamingBody } from './body-limit.ts'
 import { isRetryable } from '../breaker/retry-policy.ts'
 import { classify, type UpstreamErrorKind } from './upstream-errors.ts'
 
@@ -45,7 +46,8 @@ type Callback = (err: Error | null, data?: Dispatcher.ResponseData) => void
 const kUpstream = Symbol('gatehouse.upstream')
 type BodyWithUpstream = Dispatcher.ResponseData['body'] & { [kUpstream]?: UpstreamState }
 
-// Least-connections counts a call until its body is done, not at headers.
+// Least-connections counts a call until its body is done, not at headers. Only services
+// that balance by it count (nothing else reads the count): the others skip a listener.
 function releaseUpstream (this: BodyWithUpstream) {
   this[kUpstream]!.inflight--
 }
@@ -53,7 +55,7 @@ function releaseUpstream (this: BodyWithUpstream) {
 // The client leaving must not leave an upstream call (and its socket) behind. undici's
 // `signal` may be any object with on/once/removeListener for 'abort' and `aborted`/`reason`;
 // this one holds undici's single listener in a field, which costs less per request than
-// an AbortController (EventTarget) or an 'abort' listener on the response (EventEmitter).
+// an AbortController (EventTarget).
 class ClientSignal {
   aborted: boolean
   reason: Error | undefined
@@ -80,15 +82,13 @@ class ClientSignal {
   }
 }
 
-const kSignal = Symbol('gatehouse.clientSignal')
-type ResponseWithSignal = ServerResponse & { [kSignal]?: ClientSignal }
-
-// One shared 'close' listener; 'close' comes once, also after a complete answer.
-function abortUpstreamCall (this: ResponseWithSignal) {
-  if (!this.writableFinished) this[kSignal]!.abort()
+export interface DispatcherOptions {
+  hooks: UpstreamHooks[]
+  // server.bodyLimit: the largest request body sent upstream.
+  bodyLimit: number
 }
 
-export function createUpstreamDispatcher (agent: Dispatcher, hooks: UpstreamHooks[] = []) {
+export function createUpstreamDispatcher (agent: Dispatcher, { hooks, bodyLimit }: DispatcherOptions) {
   const select = hooks.find((h) => h.select)?.select ?? selectUpstream
   const observers = hooks.filter((h) => h.onOutcome).map((h) => h.onOutcome!)
 
@@ -114,13 +114,14 @@ export function createUpstreamDispatcher (agent: Dispatcher, hooks: UpstreamHook
     opts.headers.host = up.host
     const start = performance.now()
     gw.upstreamStartMs = start
-    up.inflight++
+    const counted = svc.leastConnections
+    if (counted) up.inflight++
     // A service with `upstreamTls` has its own Agent on each of its upstreams.
     ;(up.agent ?? agent).request(opts as Dispatcher.RequestOptions, (err, data) => {
       const durationMs = performance.now() - start
       gw.upstreamMs = durationMs
       if (err) {
-        up.inflight--
+        if (counted) up.inflight--
         const kind = classify(err)
         if (kind === 'aborted') {
           // The client left: the upstream did nothing wrong, nothing to retry.
@@ -143,22 +144,43 @@ export function createUpstreamDispatcher (agent: Dispatcher, hooks: UpstreamHook
         else breaker.success(probe)
       }
       report(svc, up, { statusCode: data.statusCode, kind: null, durationMs })
-      const body = data.body as BodyWithUpstream
-      body[kUpstream] = up
-      body.on('close', releaseUpstream)
+      if (counted) {
+        const body = data.body as BodyWithUpstream
+        body[kUpstream] = up
+        body.on('close', releaseUpstream)
+      }
       cb(null, data)
     })
   }
 
   return {
     request (opts: UndiciOpts, cb: Callback) {
+      // Left on the headers: undici reads string keys only, and deleting a key would turn
+      // the object into a slow dictionary right before undici walks it.
       const call = opts.headers[kProxyCall] as ProxyCall
-      delete opts.headers[kProxyCall]
-      const res = call.request.gw.res as ResponseWithSignal
+      // The body limit is enforced here, where the body is sent: after every policy (a
+      // refused request never gets here), before a byte goes upstream, and at no cost to
+      // the requests without a body (no extra hook phase).
+      const declared = opts.headers['content-length']
+      if (declared !== undefined) {
+        if (Number(declared) > bodyLimit) {
+          cb(new E.PayloadTooLarge(`Request body is larger than ${bodyLimit} bytes`))
+          return
+        }
+      } else if (opts.body instanceof Readable) {
+        // Chunked: counted while it streams; passing the limit fails the stream, which
+        // aborts the upstream request mid-body.
+        const limited = limitStreamingBody(bodyLimit)
+        pipeline(opts.body, limited, () => {})
+        opts.body = limited
+      }
+      const gw = call.request.gw
       const signal = new ClientSignal()
-      res[kSignal] = signal
-      res.on('close', abortUpstreamCall)
+      // Request context's 'close' listener aborts it when the client leaves (request-end.ts).
+      gw.upstreamCall = signal
       opts.signal = signal as unknown as AbortSignal
+      // The client already left (e.g. while an async policy ran): contact nobody.
+      if (gw.res.destroyed) signal.abort()
       attempt(call, opts, cb, NOTHING_TRIED, null)
     },
   }

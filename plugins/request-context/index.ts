@@ -4,8 +4,10 @@ import type { ServerResponse } from 'node:http'
 import type { ServiceRuntime } from '../../apps/gateway/runtime/service-runtime.ts'
 import { newTraceContext, parseTraceparent } from './trace-context.ts'
 import { BadRequest } from '../errors/errors.ts'
+import { createEndWatch, endWatchOf } from './request-end.ts'
 
 export { requestIdFor } from './request-id.ts'
+export { observeResponses, CLIENT_CLOSED_REQUEST, type ResponseObserver } from './request-end.ts'
 
 // Per-request state shared by the plugins of one request. One object, created once in
 // the first onRequest hook, so later hooks and the access log read plain fields.
@@ -24,6 +26,9 @@ export interface RequestContext {
   rateLimitHeaders: boolean
   // The raw response, so code that only sees the request can tell when the client left.
   res: ServerResponse
+  // The upstream call in flight (plugins/proxy), aborted when the client leaves before
+  // its answer is complete.
+  upstreamCall: { abort: () => void } | null
 }
 
 declare module 'fastify' {
@@ -51,16 +56,32 @@ export function newRequestContext (request: FastifyRequest, res: ServerResponse,
     code: null,
     rateLimitHeaders: false,
     res,
+    upstreamCall: null,
   }
 }
 
 // Set by the URL normaliser (rewriteUrl runs before routing, where it cannot answer).
 export const kBadTarget = Symbol('gatehouse.badTarget')
 
+// For frameworkErrors, which answer before any hook ran: call before answering. Gives the
+// request the context the hook would have made (unmatched, timed from now, its trace id;
+// sendProblem fills in `code`) and reports its end to metrics and the access log.
+export function frameworkResponse (request: FastifyRequest, reply: { raw: ServerResponse }) {
+  const watchEnd = endWatchOf(request.server)
+  if (watchEnd === undefined) return
+  if (!request.gw) request.gw = newRequestContext(request, reply.raw, null)
+  watchEnd(request, reply.raw)
+}
+
+// The first onRequest hook of every request: its context, and the watch for its end
+// (request-end.ts), in one hook.
 async function requestContextPlugin (app: FastifyInstance) {
   app.decorateRequest('gw', null as unknown as RequestContext)
+  const watchEnd = createEndWatch(app)
   app.addHook('onRequest', function createRequestContext (request, reply, done) {
-    request.gw = newRequestContext(request, reply.raw, request.routeOptions.config.service ?? null)
+    const res = reply.raw
+    request.gw = newRequestContext(request, res, request.routeOptions.config.service ?? null)
+    watchEnd(request, res)
     const bad = (request.raw as unknown as Record<symbol, string | undefined>)[kBadTarget]
     if (bad !== undefined) {
       request.gw.service = null

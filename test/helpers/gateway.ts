@@ -13,6 +13,8 @@ export interface TestGateway {
   // Every JSON log line the gateway wrote, parsed.
   logs: Array<Record<string, unknown>>
   rawLogs: string[]
+  // The first log line, already written or to come, that matches.
+  waitForLog: (match: (line: Record<string, unknown>) => boolean) => Promise<Record<string, unknown>>
   listening?: ListeningGateway
   url?: string
   adminUrl?: string
@@ -32,20 +34,33 @@ export async function createGateway (t: TestContext, raw: Record<string, unknown
   const config = resolveOrThrow(raw)
   const logs: Array<Record<string, unknown>> = []
   const rawLogs: string[] = []
+  const waiters = new Set<{ match: (line: Record<string, unknown>) => boolean, resolve: (line: Record<string, unknown>) => void }>()
   const sink = new Writable({
     write (chunk: Buffer, _enc, done) {
       for (const line of chunk.toString().split('\n')) {
         if (line === '') continue
         rawLogs.push(line)
-        logs.push(JSON.parse(line))
+        const parsed = JSON.parse(line) as Record<string, unknown>
+        logs.push(parsed)
+        for (const w of waiters) {
+          if (w.match(parsed)) {
+            waiters.delete(w)
+            w.resolve(parsed)
+          }
+        }
       }
       done()
     },
   })
+  const waitForLog: TestGateway['waitForLog'] = (match) => {
+    const seen = logs.find(match)
+    if (seen !== undefined) return Promise.resolve(seen)
+    return new Promise((resolve) => waiters.add({ match, resolve }))
+  }
   // The gateway's own logger (redaction, hooks), writing into the test's sink.
   const logger = createLogger(config.logging.level, sink)
   const gateway = await buildGateway(config, { ...opts.build, logger })
-  const result: TestGateway = { gateway, config, inject: gateway.inject, logs, rawLogs }
+  const result: TestGateway = { gateway, config, inject: gateway.inject, logs, rawLogs, waitForLog }
   if (opts.listen) {
     const listening = await listenGateway(gateway, { host: '127.0.0.1', port: 0, adminHost: '127.0.0.1', adminPort: 0 })
     result.listening = listening

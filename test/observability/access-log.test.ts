@@ -231,7 +231,7 @@ test('logging.access: false writes no access line and registers no hook', async 
     t.after(() => app.close())
     await app.register(requestContextPlugin)
     await app.register(accessLogPlugin, { ctx: { config } as never })
-    // The response watcher (observeResponses) installs its hooks with this decorator.
-    assert.equal(app.hasRequestDecorator('gwEnded'), hooked, JSON.stringify(logging))
+    // The access log's own onRequest hook comes with this decorator.
+    assert.equal(app.hasRequestDecorator('gwClientIp'), hooked, JSON.stringify(logging))
   }
 })

@@ -1,9 +1,12 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
-import type http from 'node:http'
+import http from 'node:http'
+import net from 'node:net'
+import type { AddressInfo } from 'node:net'
 import { request } from 'undici'
-import { createUpstream } from '../helpers/upstream.ts'
+import { createUpstream, echo } from '../helpers/upstream.ts'
+import { claims, createAuthGateway, ISSUER, AUDIENCE, jwkOf, rsaKeyPair, signWith } from '../auth/fixtures.ts'
 import { baseConfig, createGateway } from '../helpers/gateway.ts'
 import { quickBreaker, switchableUpstream, upstreamState } from './support.ts'
 
@@ -39,7 +42,9 @@ test('a client abort mid-body releases the upstream socket and the inflight coun
     res.writeHead(200, { 'content-type': 'text/plain' })
     res.write('x'.repeat(1024)) // ...and never ends
   })
-  const gw = await createGateway(t, baseConfig([{ name: 'stream', prefix: '/api/stream', upstreams: [up.origin] }]), { listen: true })
+  // Only least-connections balancing counts calls in flight.
+  const gw = await createGateway(t, baseConfig([{ name: 'stream', prefix: '/api/stream', upstreams: [up.origin],
+    loadBalancing: 'least-connections' }]), { listen: true })
   const controller = new AbortController()
   const res = await request(`${gw.url}/api/stream/1`, { signal: controller.signal })
   assert.equal(res.statusCode, 200)
@@ -81,4 +86,54 @@ test('a half-open probe the client aborts gives its probe slot back: the next re
   assert.equal(next.statusCode, 200)
   await next.body.dump()
   assert.equal(state.circuit, 'closed')
+})
+
+test('a client that leaves while a policy still holds its request (a JWKS refresh) is never forwarded upstream', async (t) => {
+  const keyA = rsaKeyPair()
+  const keyB = rsaKeyPair()
+  // The JWKS answers the start-up fetch at once and holds the refresh until released.
+  let refreshRequested!: () => void
+  const refreshing = new Promise<void>((resolve) => { refreshRequested = resolve })
+  let releaseRefresh!: () => void
+  const released = new Promise<void>((resolve) => { releaseRefresh = resolve })
+  let hits = 0
+  const jwks = http.createServer((_req, res) => {
+    const keys = ++hits === 1 ? [jwkOf(keyA, 'a')] : [jwkOf(keyA, 'a'), jwkOf(keyB, 'b')]
+    const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ keys }))
+    if (hits === 1) return answer()
+    refreshRequested()
+    released.then(answer, () => {})
+  })
+  jwks.listen(0, '127.0.0.1')
+  await once(jwks, 'listening')
+  t.after(() => new Promise<void>((resolve) => { releaseRefresh(); jwks.closeAllConnections(); jwks.close(() => resolve()) }))
+  const jwksUrl = `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/jwks.json`
+
+  let forwarded!: () => void
+  const reachedUpstream = new Promise<string>((resolve) => { forwarded = () => resolve('forwarded') })
+  const up = await createUpstream(t, (req, res, body) => {
+    if (req.url === '/gone') forwarded()
+    echo(req, res, body)
+  })
+  const gw = await createAuthGateway(t, baseConfig([{ name: 'users', prefix: '/api/users', upstreams: [up.origin], auth: 'required' }], {
+    logging: { level: 'debug', access: false },
+    auth: { jwt: { jwksUrl, issuer: ISSUER, audience: AUDIENCE, algorithms: ['RS256'] } },
+  }), { listen: true, build: { auth: { jwks: { unknownKidCooldownMs: 0, unknownKidWaitMs: 10_000 } } } })
+
+  // Kid b is unknown until the refresh: the request waits on it, and the client leaves.
+  const accepted = once(gw.listening!.publicServer, 'connection') as Promise<[net.Socket]>
+  const client = net.connect(Number(new URL(gw.url!).port), '127.0.0.1')
+  const token = signWith(keyB, claims(), { kid: 'b' })
+  client.write(`GET /api/users/gone HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer ${token}\r\n\r\n`)
+  const [serverSide] = await accepted
+  await refreshing
+  client.destroy()
+  await once(serverSide, 'close')
+
+  // The refresh lands and auth passes, for a client that is gone: the call is given up
+  // before anything is sent (the debug line), never made.
+  const abandoned = gw.waitForLog((l) => l.msg === 'upstream call not made or abandoned').then(() => 'abandoned')
+  releaseRefresh()
+  assert.equal(await Promise.race([abandoned, reachedUpstream]), 'abandoned')
+  assert.equal(up.requests.length, 0)
 })
