@@ -46,8 +46,49 @@ class LazyRequestLogger {
   silent () {}
 }
 
-export function lazyChildLogger (logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions): FastifyBaseLogger {
-  // A per-route level (logLevel) needs a real child at once; the gateway sets none.
+// A request logger, unless the options change what it writes now (a per-route level,
+// serializers): those get a real child at once.
+export function lazyChildLogger (logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions = {}): FastifyBaseLogger {
   if (options.level !== undefined || options.serializers !== undefined) return logger.child(bindings, options)
   return new LazyRequestLogger(logger, bindings) as unknown as FastifyBaseLogger
+}
+
+// The logger handed to the gateway's Fastify instances (loggerInstance). It writes through
+// the gateway's pino logger, and its child() is where Fastify gets each request's logger:
+// a lazy one. (A custom childLoggerFactory would do the same, but Fastify then checks the
+// methods of every request's logger, which cost as much again.) Fastify also makes one
+// child at start-up, with its serializers: that one is real and wrapped again.
+export class GatewayLogger {
+  readonly base: FastifyBaseLogger
+
+  constructor (base: FastifyBaseLogger) {
+    this.base = base
+  }
+
+  get level (): LevelWithSilentOrString {
+    return this.base.level
+  }
+
+  set level (level: LevelWithSilentOrString) {
+    this.base.level = level
+  }
+
+  isLevelEnabled (level: string): boolean {
+    return levelEnabled(this.base, level)
+  }
+
+  child (bindings: Bindings, options?: ChildLoggerOptions): FastifyBaseLogger {
+    if (options?.level !== undefined || options?.serializers !== undefined) {
+      return new GatewayLogger(this.base.child(bindings, options)) as unknown as FastifyBaseLogger
+    }
+    return new LazyRequestLogger(this.base, bindings) as unknown as FastifyBaseLogger
+  }
+
+  fatal (...args: Parameters<LogFn>) { this.base.fatal(...args) }
+  error (...args: Parameters<LogFn>) { this.base.error(...args) }
+  warn (...args: Parameters<LogFn>) { this.base.warn(...args) }
+  info (...args: Parameters<LogFn>) { this.base.info(...args) }
+  debug (...args: Parameters<LogFn>) { this.base.debug(...args) }
+  trace (...args: Parameters<LogFn>) { this.base.trace(...args) }
+  silent () {}
 }

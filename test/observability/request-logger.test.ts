@@ -3,6 +3,8 @@ import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { createLogger } from '../../apps/gateway/logger.ts'
 import { lazyChildLogger } from '../../apps/gateway/request-logger.ts'
+import { baseFastifyOptions } from '../../apps/gateway/fastify-options.ts'
+import Fastify from 'fastify'
 
 function sinkLogger (level: string) {
   const lines: Array<Record<string, unknown>> = []
@@ -53,4 +55,30 @@ test('a per-route level gets a real child at once', () => {
   const log = lazyChildLogger(parent, { reqId: 'r-3' }, { level: 'debug' })
   assert.equal(children(), 1)
   assert.equal(log.level, 'debug')
+})
+
+test('through the gateway\'s Fastify options, requests that never log make no pino child; one that logs gets its reqId', async (t) => {
+  const { parent, lines, children } = sinkLogger('warn')
+  const app = Fastify(baseFastifyOptions(parent))
+  t.after(() => app.close())
+  app.get('/quiet', (request, reply) => {
+    request.log.info('below the level')
+    reply.send('ok')
+  })
+  app.get('/loud', (request, reply) => {
+    request.log.warn('written')
+    reply.send('ok')
+  })
+  await app.ready()
+  const atStart = children()
+  for (let i = 0; i < 20; i++) assert.equal((await app.inject('/quiet')).statusCode, 200)
+  assert.equal(children(), atStart, 'no child per request')
+  const res = await app.inject({ url: '/loud', headers: { 'x-request-id': 'loud-1' } })
+  assert.equal(res.statusCode, 200)
+  assert.equal(children(), atStart + 1)
+  assert.deepEqual(lines.map((l) => [l.msg, l.reqId]), [['written', 'loud-1']])
+  // The instance's own logger writes through the gateway logger, at its level.
+  app.log.warn('from the app')
+  app.log.info('not written')
+  assert.deepEqual(lines.map((l) => l.msg), ['written', 'from the app'])
 })
