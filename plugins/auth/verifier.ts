@@ -51,22 +51,34 @@ export function createVerify (key: string, algorithms: string[], jwt: JwtConfig,
 
 // fast-jwt's cache hashes every token (sha256) to find its entry, which was the largest
 // single auth cost in the benchmark profile. Clients resend the same token, so a small
-// map keyed by the token string itself answers repeats without hashing. Entries end with
-// the token (exp + clockTolerance) and after a minute; the map is emptied when full, so a
-// flood of distinct tokens only falls back to fast-jwt's own bounded cache.
+// map answers repeats without it. Its key is the token's last characters (the tail of the
+// signature, which differs between any two tokens), and a hit must equal the whole
+// token: a string key of the whole token would be hashed in full, 200-800 characters, on
+// every request, while comparing it to the entry found is a memory compare. A token that
+// shares the tail of a memoised one is simply a miss. Entries end with the token
+// (exp + clockTolerance) and after a minute; the map is emptied when full, so a flood of
+// distinct tokens only falls back to fast-jwt's own bounded cache.
 export const TOKEN_MEMO_SIZE = 1024
 const TOKEN_MEMO_TTL_MS = 60_000
+const MEMO_KEY_CHARS = 16
+
+interface MemoEntry {
+  token: string
+  claims: Claims
+  until: number
+}
 
 function withTokenMemo (verify: Verify, toleranceMs: number): Verify {
-  const memo = new Map<string, { claims: Claims, until: number }>()
+  const memo = new Map<string, MemoEntry>()
   return function memoizedVerify (token) {
     const now = Date.now()
-    const hit = memo.get(token)
-    if (hit !== undefined && hit.until > now) return hit.claims
+    const key = token.slice(-MEMO_KEY_CHARS)
+    const hit = memo.get(key)
+    if (hit !== undefined && hit.token === token && hit.until > now) return hit.claims
     const claims = verify(token)
     const exp = typeof claims.exp === 'number' ? claims.exp * 1000 + toleranceMs : Infinity
     if (memo.size >= TOKEN_MEMO_SIZE) memo.clear()
-    memo.set(token, { claims, until: Math.min(exp, now + TOKEN_MEMO_TTL_MS) })
+    memo.set(key, { token, claims, until: Math.min(exp, now + TOKEN_MEMO_TTL_MS) })
     return claims
   }
 }

@@ -22,3 +22,16 @@ test('a rejected token is never memoised as valid', () => {
   assert.throws(() => verify(bad))
   assert.throws(() => verify(bad))
 })
+
+test('a forged token sharing the tail of a memoised valid token is verified, not served from the memo', () => {
+  const verify = createVerify(SECRET, ['HS256'], JWT)
+  const valid = signHs({ sub: 'alice' })
+  assert.equal(verify(valid).sub, 'alice')
+  // Same signature tail (the memo's key), another payload: must fail its own check.
+  const [, , signature] = valid.split('.')
+  const forged = [valid.split('.')[0], Buffer.from(JSON.stringify({ sub: 'mallory' })).toString('base64url'), signature].join('.')
+  assert.equal(forged.slice(-16), valid.slice(-16))
+  assert.throws(() => verify(forged), /signature/i)
+  // And the valid one is still served.
+  assert.equal(verify(valid).sub, 'alice')
+})
