@@ -9,13 +9,15 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { callgrindCommand, callgrindSetup, dumpFiles, dumpTotal, valgrindProblem, valgrindVersion, type Callgrind } from './callgrind.ts'
+import { diffFunctions, functionCosts, readPerfMap } from './callgrind-functions.ts'
+import { readFileSync } from 'node:fs'
 import { BASELINE, CONTENDER_ORDER, LOAD_PATH, type ContenderName } from './contenders.ts'
 import { runLoad, type LoadResult } from './load.ts'
 import { machineInfo } from './machine.ts'
 import type { BenchOptions } from './options.ts'
 import { logTail } from './processes.ts'
 import { machineLine, ratio, type BenchReport, type MachineInfo, type SkippedContender } from './report.ts'
-import { RESULTS_DIR, SkipContender, type Running, type Session } from './session.ts'
+import { RESULTS_DIR, ROOT, SkipContender, type Running, type Session } from './session.ts'
 
 // Until V8 has stopped tiering up: Maglev and then TurboFan compilations go on until
 // ~30,000-40,000 requests (TurboFan wants 3,000 calls per function since its last
@@ -50,7 +52,12 @@ export interface InstructionsSample {
   settled: boolean // the two lowest windows within 1 %
   ratio: number | null // vs the baseline (bare proxy)
   measureS: number // wall time of the counted windows (under callgrind)
+  // --functions: Ir/request by function in the lowest window, largest first (top FUNCTIONS_KEPT).
+  functions?: Array<{ name: string, ir: number }>
 }
+
+const FUNCTIONS_KEPT = 150
+const FUNCTIONS_SHOWN = 40
 
 export interface InstructionsReport {
   date: string
@@ -108,8 +115,12 @@ export function lowestWindow (windows: number[]): { irPerRequest: number, settle
   return { irPerRequest: sorted[0], settled: sorted.length > 1 && sorted[1] <= sorted[0] * 1.01 }
 }
 
-async function measureOne (session: Session, cg: Callgrind, name: ContenderName, requestsPerWindow: number): Promise<InstructionsSample> {
-  const c = await session.start(name, NODE_FLAGS, { wrap: cg.wrap, readyTimeoutMs: START_TIMEOUT_MS })
+async function measureOne (session: Session, cg: Callgrind, name: ContenderName, requestsPerWindow: number,
+  byFunction: boolean): Promise<InstructionsSample> {
+  // --perf-basic-prof: V8 writes where each compiled function lives (see callgrind-functions.ts).
+  const flags = byFunction ? [...NODE_FLAGS, '--perf-basic-prof'] : NODE_FLAGS
+  const c = await session.start(name, flags, { wrap: cg.wrap, readyTimeoutMs: START_TIMEOUT_MS })
+  const perfMapFile = `/tmp/perf-${c.child.pid}.map`
   try {
     await firstAnswer(c, session.headers)
     const pid = c.child.pid
@@ -138,11 +149,35 @@ async function measureOne (session: Session, cg: Callgrind, name: ContenderName,
     const { irPerRequest, settled } = lowestWindow(windows)
     log(`${name}: ${fmtIr(irPerRequest)} Ir/request (windows: ${windows.map(fmtIr).join(', ')}` +
       `; ${measureS.toFixed(0)} s under callgrind, warm-up ${warmS.toFixed(0)} s)${settled ? '' : '  NOT SETTLED: the two lowest windows differ by more than 1 %'}`)
-    return { name, description: c.description, requestsPerWindow, windows, irPerRequest, settled, ratio: null, measureS }
+    const sample: InstructionsSample = { name, description: c.description, requestsPerWindow, windows, irPerRequest, settled, ratio: null, measureS }
+    if (byFunction) {
+      // The dumps are numbered in window order; the lowest window's is the one shown.
+      const dump = dumpFiles(cg.dir, pid)[windows.indexOf(irPerRequest)]!
+      sample.functions = functionCosts(readFileSync(dump, 'utf8'), readPerfMap(perfMapFile), requestsPerWindow, ROOT).slice(0, FUNCTIONS_KEPT)
+    }
+    return sample
   } finally {
     await session.processes.stop(c.child)
-    for (const f of [...dumpFiles(cg.dir, c.child.pid), path.join(cg.dir, `cg.${c.child.pid}`)]) rmSync(f, { force: true })
+    for (const f of [...dumpFiles(cg.dir, c.child.pid), path.join(cg.dir, `cg.${c.child.pid}`), perfMapFile]) rmSync(f, { force: true })
   }
+}
+
+// Per contender: its costliest functions, and what it spends more than the baseline, by function.
+export function functionsReport (samples: InstructionsSample[], baseline: string): string {
+  const base = samples.find((s) => s.name === baseline)
+  const out: string[] = ['Ir/request by function, in the lowest window (self cost: callees not included; JS functions named',
+    'through --perf-basic-prof, whatever tier ran them)']
+  for (const s of samples) {
+    if (s.functions === undefined) continue
+    out.push('', `${s.name}: ${fmtIr(s.irPerRequest)} Ir/request, top ${FUNCTIONS_SHOWN}`)
+    for (const f of s.functions.slice(0, FUNCTIONS_SHOWN)) out.push(`${fmtIr(f.ir).padStart(9)}  ${f.name}`)
+    if (base?.functions === undefined || s === base) continue
+    out.push('', `${s.name} - ${baseline}: ${fmtIr(s.irPerRequest - base.irPerRequest)} Ir/request; largest differences (${baseline} | ${s.name} | difference)`)
+    const rows = diffFunctions(base.functions, s.functions)
+    const shown = [...rows.slice(0, FUNCTIONS_SHOWN), ...rows.slice(-10).filter((r) => r.diff < 0)]
+    for (const r of shown) out.push(`${fmtIr(r.base).padStart(9)} ${fmtIr(r.other).padStart(9)} ${(r.diff > 0 ? '+' : '') + fmtIr(r.diff)}`.padEnd(32) + `  ${r.name}`)
+  }
+  return out.join('\n')
 }
 
 function fmtIr (n: number): string {
@@ -224,7 +259,7 @@ export async function runInstructions (session: Session, opts: BenchOptions): Pr
   for (const name of wanted) {
     session.signal.throwIfAborted()
     try {
-      samples.push(await measureOne(session, cg, name, opts.requests))
+      samples.push(await measureOne(session, cg, name, opts.requests, opts.functions))
     } catch (err) {
       if (session.signal.aborted) throw err
       const reason = (err as Error).message
@@ -265,6 +300,8 @@ export async function runInstructions (session: Session, opts: BenchOptions): Pr
   log('')
   log(formatIrTable(report.contenders))
   for (const s of skipped) log(`not measured: ${s.name}: ${s.reason.split('\n')[0]}`)
+  const functionsText = opts.functions ? functionsReport(report.contenders, BASELINE) : null
+  if (functionsText !== null) log('\n' + functionsText)
 
   mkdirSync(RESULTS_DIR, { recursive: true })
   const stamp = `instructions-${timestamp(date)}`
@@ -274,7 +311,10 @@ export async function runInstructions (session: Session, opts: BenchOptions): Pr
     writeFileSync(path.join(RESULTS_DIR, `${name}.json`), json)
     writeFileSync(path.join(RESULTS_DIR, `${name}.md`), markdown)
   }
+  if (functionsText !== null) {
+    for (const name of [`${stamp}-functions`, 'instructions-functions-latest']) writeFileSync(path.join(RESULTS_DIR, `${name}.txt`), functionsText + '\n')
+  }
   log('')
-  log(`written: ${path.relative(process.cwd(), path.join(RESULTS_DIR, stamp))}.{json,md} and instructions-latest.* (${Math.round(report.durationS / 60)} min)`)
+  log(`written: ${path.relative(process.cwd(), path.join(RESULTS_DIR, stamp))}.{json,md}${functionsText === null ? '' : ', -functions.txt'} and instructions-latest.* (${Math.round(report.durationS / 60)} min)`)
   return broken ? 1 : 0
 }

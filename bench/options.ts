@@ -5,6 +5,7 @@ export interface BenchOptions {
   quick: boolean
   profile: boolean
   instructions: boolean
+  functions: boolean // with --instructions: Ir by function
   requests: number // requests per counted window with --instructions
   profileContender: ContenderName
   rounds: number
@@ -35,7 +36,10 @@ export const USAGE = `usage: npm run bench -- [options]
                        valgrind's callgrind (repeatable, unlike time on this VM; needs
                        valgrind, ~2.5 min per proxy)
   --requests N         requests per counted window with --instructions (default 2000;
-                       5 windows per contender, the lowest counts)`
+                       5 windows per contender, the lowest counts)
+  --functions          with --instructions: also Ir/request by function (JS functions
+                       named through node --perf-basic-prof), and each contender's
+                       difference from the bare proxy, function by function`
 
 export class UsageError extends Error {}
 
@@ -62,6 +66,7 @@ export function parseOptions (argv: string[]): BenchOptions {
         quick: { type: 'boolean' },
         profile: { type: 'boolean' },
         instructions: { type: 'boolean' },
+        functions: { type: 'boolean' },
         requests: { type: 'string' },
         contender: { type: 'string' },
         rounds: { type: 'string' },
@@ -77,11 +82,13 @@ export function parseOptions (argv: string[]): BenchOptions {
     throw new UsageError((err as Error).message)
   }
   if (values.help) throw new UsageError('')
+  if (values.functions === true && values.instructions !== true) throw new UsageError('--functions goes with --instructions')
   const quick = values.quick === true
   return {
     quick,
     profile: values.profile === true,
     instructions: values.instructions === true,
+    functions: values.functions === true,
     requests: positiveNumber(values.requests, 'requests', 2000, true),
     profileContender: contenderName(values.contender ?? 'gatehouse-full'),
     rounds: positiveNumber(values.rounds, 'rounds', quick ? 3 : 8, true),
