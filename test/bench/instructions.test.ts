@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { dumpFiles, parseCallgrindTotal } from '../../bench/callgrind.ts'
+import { diffFunctions, displayName, functionCosts, lookup, readPerfMap, selfCostByFunction } from '../../bench/callgrind-functions.ts'
 import { formatIrTable, lowestWindow, withIrRatios, type InstructionsSample } from '../../bench/instructions.ts'
 import { parseOptions, UsageError } from '../../bench/options.ts'
 
@@ -100,4 +101,69 @@ test('options: --instructions with --requests per window; a bad count is a usage
   assert.equal(parseOptions([]).instructions, false)
   assert.equal(parseOptions([]).requests, 2000)
   assert.throws(() => parseOptions(['--instructions', '--requests', '0']), UsageError)
+})
+
+// A callgrind body in its compressed form: names defined once as "(n) name", then "(n)".
+const BODY = `events: Ir
+ob=(1) /usr/bin/node
+fl=(1) ???
+fn=(1) Builtins_StringPrototypeToLowerCase
+0 300
+fn=(2) 0x00000000040000a0
+0 1000
+cfn=(1)
+calls=2 0
+0 600
+0 50
+fn=(3) 0x0000000004000200
+0 400
+fn=(1)
+0 100
+fn=(4) 0x0000000009990000
+0 7
+totals: 2457
+`
+
+test('--functions: self cost per function leaves out what calls cost, and names JIT addresses from the perf map', () => {
+  const self = selfCostByFunction(BODY)
+  assert.deepEqual(Object.fromEntries(self), {
+    Builtins_StringPrototypeToLowerCase: 400,
+    '0x00000000040000a0': 1050,
+    '0x0000000004000200': 400,
+    '0x0000000009990000': 7,
+  })
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'perfmap-'))
+  try {
+    const file = path.join(dir, 'perf-1.map')
+    // Two tiers of one function, and a function recompiled at a reused address.
+    writeFileSync(file, [
+      '4000000 100 JS:~buildUpstreamHeaders file:///work/main/plugins/proxy/forward-headers.ts:18:39',
+      '4000200 80 JS:^old file:///work/main/x.ts:1:1',
+      '4000200 80 JS:*buildUpstreamHeaders file:///work/main/plugins/proxy/forward-headers.ts:18:39',
+      '5000000 10 JS:*from file:///work/main/node_modules/@fastify/reply-from/index.js:60:3',
+    ].join('\n') + '\n')
+    const map = readPerfMap(file)!
+    assert.equal(lookup(map, 0x4000000), map.names[0])
+    assert.equal(lookup(map, 0x40000ff), map.names[0])
+    assert.equal(lookup(map, 0x4000100), null, 'past the end of the entry')
+    assert.equal(lookup(map, 0x3ffffff), null)
+    assert.equal(map.names.length, 3, 'one entry per start')
+    assert.equal(displayName(map.names[1]!, '/work/main'), 'buildUpstreamHeaders plugins/proxy/forward-headers.ts:18:39')
+    assert.equal(displayName(map.names[2]!, '/work/main'), 'from @fastify/reply-from/index.js:60:3')
+    const costs = functionCosts(BODY, map, 10, '/work/main')
+    assert.deepEqual(costs, [
+      { name: 'buildUpstreamHeaders plugins/proxy/forward-headers.ts:18:39', ir: 145 },
+      { name: 'Builtins_StringPrototypeToLowerCase', ir: 40 },
+      { name: '(unnamed JIT code)', ir: 0.7 },
+    ])
+    const diff = diffFunctions([{ name: 'a', ir: 10 }, { name: 'b', ir: 5 }], [{ name: 'a', ir: 12 }, { name: 'c', ir: 1 }])
+    assert.deepEqual(diff.map((r) => [r.name, r.diff]), [['a', 2], ['c', 1], ['b', -5]])
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('--functions needs --instructions', () => {
+  assert.throws(() => parseOptions(['--functions']), UsageError)
+  assert.equal(parseOptions(['--instructions', '--functions']).functions, true)
 })
