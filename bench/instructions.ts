@@ -118,7 +118,10 @@ export function lowestWindow (windows: number[]): { irPerRequest: number, settle
 async function measureOne (session: Session, cg: Callgrind, name: ContenderName, requestsPerWindow: number,
   byFunction: boolean): Promise<InstructionsSample> {
   // --perf-basic-prof: V8 writes where each compiled function lives (see callgrind-functions.ts).
-  const flags = byFunction ? [...NODE_FLAGS, '--perf-basic-prof'] : NODE_FLAGS
+  // (It also opens V8's log file, isolate-*.log in the working directory by default.)
+  const flags = byFunction
+    ? [...NODE_FLAGS, '--perf-basic-prof', `--logfile=${path.join(cg.dir, 'v8.log')}`, '--no-logfile-per-isolate']
+    : NODE_FLAGS
   const c = await session.start(name, flags, { wrap: cg.wrap, readyTimeoutMs: START_TIMEOUT_MS })
   const perfMapFile = `/tmp/perf-${c.child.pid}.map`
   try {
