@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../../apps/gateway/context.ts'
 import { observeResponses } from '../request-context/index.ts'
 import { levelEnabled } from '../../apps/gateway/logger.ts'
+import { performance } from 'node:perf_hooks'
 
 export interface AccessLogPluginOptions {
   ctx: GatewayContext

@@ -4,6 +4,7 @@ import type { GatewayContext } from '../../apps/gateway/context.ts'
 import { UNMATCHED_SERVICE } from './gateway-metrics.ts'
 import { createHttpSeries } from './http-series.ts'
 import { observeResponses } from '../request-context/index.ts'
+import { performance } from 'node:perf_hooks'
 
 export { createGatewayMetrics, UNMATCHED_SERVICE, LATENCY_BUCKETS, type GatewayMetrics } from './gateway-metrics.ts'
 export { upstreamMetricsHooks } from './upstream-metrics.ts'

@@ -7,6 +7,8 @@ import * as E from '../errors/errors.ts'
 import { limitStreamingBody } from './body-limit.ts'
 import { isRetryable } from '../breaker/retry-policy.ts'
 import { classify, type UpstreamErrorKind } from './upstream-errors.ts'
+// The global `performance` is a lazy getter, called on every use; the import is a binding.
+import { performance } from 'node:perf_hooks'
 
 // reply-from hands its request options to `undici.request(opts, cb)` of whatever object it
 // is given as `undici`. That call is where the upstream is really contacted, so this is

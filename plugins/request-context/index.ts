@@ -5,6 +5,8 @@ import type { ServiceRuntime } from '../../apps/gateway/runtime/service-runtime.
 import { newTraceContext, parseTraceparent } from './trace-context.ts'
 import { BadRequest } from '../errors/errors.ts'
 import { createEndWatch, endWatchOf } from './request-end.ts'
+// The global `performance` is a lazy getter, called on every use; the import is a binding.
+import { performance } from 'node:perf_hooks'
 
 export { requestIdFor } from './request-id.ts'
 export { observeResponses, CLIENT_CLOSED_REQUEST, type ResponseObserver } from './request-end.ts'
