@@ -2,10 +2,12 @@ import type { FastifyRequest } from 'fastify'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { ServiceRuntime } from '../../apps/gateway/runtime/service-runtime.ts'
 
-// Hop-by-hop headers (RFC 9110 7.6.1) plus the proxy's own credentials. `connection` and
-// the names it lists were already removed by reply-from before this runs, so a client can
-// never use `Connection: x-request-id` to drop a header the gateway sets below.
-const HOP_BY_HOP_REQUEST = new Set(['keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer',
+import { connectionListed } from './connection-header.ts'
+
+// Hop-by-hop headers (RFC 9110 7.6.1) plus the proxy's own credentials. The names the
+// client's Connection lists are dropped too, but the gateway's own headers are set apart
+// from the copy, so `Connection: x-request-id` cannot remove one of them.
+const HOP_BY_HOP_REQUEST = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'te', 'trailer',
   'transfer-encoding', 'upgrade', 'http2-settings'])
 
 export interface ForwardOptions {
@@ -17,11 +19,14 @@ export interface ForwardOptions {
 const GATEWAY_SET = ['x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-prefix', 'x-request-id', 'traceparent']
 const NOT_COPIED = new Set([...HOP_BY_HOP_REQUEST, ...GATEWAY_SET])
 
-// A fresh object (deleting keys would put every request's header object in V8's slow
-// dictionary mode) that starts as one literal of the gateway's own headers, so those
-// share one shape and one allocation; the client's other headers are copied after.
-export function buildUpstreamHeaders (request: FastifyRequest, incoming: IncomingHttpHeaders,
-  svc: ServiceRuntime, opts: ForwardOptions): IncomingHttpHeaders {
+// The request headers an upstream gets. Read from the headers object Node's parser made
+// (fast properties): reply-from's copy of it has had `connection` deleted, which turns an
+// object into a slow dictionary, and most clients send Connection. Built as a fresh
+// object that starts as one literal of the gateway's own headers (one shape, one
+// allocation); the client's other headers are copied after. Host is the caller's to set.
+// Bodies are never re-encoded on the way (plugins/proxy), so their headers are the client's.
+export function buildUpstreamHeaders (request: FastifyRequest, svc: ServiceRuntime, opts: ForwardOptions): IncomingHttpHeaders {
+  const incoming = request.raw.headers
   const peer = request.socket.remoteAddress
   const trusted = opts.isTrustedPeer(peer)
   const incomingFor = incoming['x-forwarded-for']
@@ -37,14 +42,21 @@ export function buildUpstreamHeaders (request: FastifyRequest, incoming: Incomin
     'x-forwarded-host': trusted && typeof clientHost === 'string' && clientHost !== ''
       ? clientHost
       // HTTP/2 carries the host in :authority, not Host.
-      : request.headers.host ?? (request.headers[':authority'] as string | undefined) ?? '',
+      : incoming.host ?? (incoming[':authority'] as string | undefined) ?? '',
     'x-forwarded-prefix': typeof outerPrefix === 'string' && outerPrefix !== '' && outerPrefix !== '/'
       ? outerPrefix.replace(/\/+$/, '') + svc.config.prefix
       : svc.config.prefix,
     'x-request-id': String(request.id),
     traceparent: gw.traceparent,
   }
+  const connection = incoming.connection
+  // `keep-alive` / `close` (nearly every request) name no other header.
+  const listed = typeof connection === 'string' && connection !== 'keep-alive' && connection !== 'close'
+    ? connectionListed(connection)
+    : null
   for (const name in incoming) {
+    // HTTP/2 pseudo-headers (:method, :path, ...) and the host, which the caller sets.
+    if (name.charCodeAt(0) === 58 || name === 'host' || (listed !== null && listed.has(name))) continue
     if (NOT_COPIED.has(name)) {
       // The one TE value a proxy may pass on (RFC 9110 10.1.4).
       if (name === 'te' && incoming.te === 'trailers') headers.te = 'trailers'

@@ -34,6 +34,12 @@ async function proxyPlugin (app: FastifyInstance, opts: ProxyPluginOptions) {
   for (const svc of opts.services) {
     // One encapsulated http-proxy per service: its routes carry the service in their config.
     await app.register(async function serviceScope (scope) {
+      // Bodies stream upstream as they came: http-proxy passes JSON and unknown types
+      // through, but Fastify would parse text/plain into a UTF-8 string, which reply-from
+      // then re-sends without its charset (a Latin-1 body would arrive mangled).
+      scope.addContentTypeParser('text/plain', function passThrough (_request, payload, done) {
+        done(null, payload)
+      })
       // Its onRequest hook comes after every gateway-wide one (ip access, auth, rate limit).
       if (svc.config.websocket && opts.ctx !== undefined) await scope.register(websocketPlugin, { ctx: opts.ctx, svc, forward })
 
@@ -52,7 +58,9 @@ async function proxyPlugin (app: FastifyInstance, opts: ProxyPluginOptions) {
           // the upstream answered. Retries before the request was sent live in the dispatcher.
           retryDelay: () => null,
           rewriteRequestHeaders (request: FastifyRequest, headers: IncomingHttpHeaders) {
-            const out = buildUpstreamHeaders(request, headers, svc, forward) as Record<string | symbol, unknown>
+            const out = buildUpstreamHeaders(request, svc, forward) as Record<string | symbol, unknown>
+            // The upstream's (the dispatcher sets the one of the upstream it picks).
+            out.host = headers.host
             out[kProxyCall] = { request, svc } satisfies ProxyCall
             return out as IncomingHttpHeaders
           },

@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { ServiceRuntime } from '../../apps/gateway/runtime/service-runtime.ts'
+import { connectionListed } from './connection-header.ts'
 
 // Hop-by-hop headers (RFC 9110 7.6.1) and banners, which tell an attacker what runs
 // behind the gateway.
@@ -31,15 +32,6 @@ export function buildClientHeaders (headers: IncomingHttpHeaders, request: Fasti
   if (typeof location === 'string') out.location = rewriteLocation(location, request, svc)
   out['x-request-id'] = String(request.id)
   return out
-}
-
-function connectionListed (value: string): Set<string> {
-  const names = new Set<string>()
-  for (const name of value.split(',')) {
-    const n = name.trim().toLowerCase()
-    if (n !== '') names.add(n)
-  }
-  return names
 }
 
 // Redirects must send clients back through the gateway, never to an upstream address.

@@ -71,16 +71,7 @@ async function websocketPlugin (scope: FastifyInstance, opts: WebSocketPluginOpt
   // (those the client's Connection names too), the gateway's forwarding and identity
   // headers set as for any proxied call, then the upgrade itself asked for again.
   function handshakeHeaders (request: FastifyRequest, up: UpstreamState): IncomingHttpHeaders {
-    const headers: IncomingHttpHeaders = { ...request.headers }
-    const listed = headers.connection
-    delete headers.connection
-    if (typeof listed === 'string') {
-      for (const name of listed.split(',')) {
-        const n = name.trim().toLowerCase()
-        if (n !== '') delete headers[n]
-      }
-    }
-    const out = buildUpstreamHeaders(request, headers, svc, forward)
+    const out = buildUpstreamHeaders(request, svc, forward)
     out.host = up.host
     out.connection = 'Upgrade'
     out.upgrade = 'websocket'
