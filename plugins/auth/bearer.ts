@@ -7,11 +7,15 @@ export const DEFAULT_MAX_TOKEN_BYTES = 8192
 
 // The token, or null when the request carries no bearer credentials at all (no header,
 // or another scheme such as Basic meant for the upstream). '' = "Bearer" with no token.
+const BEARER = 'bearer'
+
 export function bearerToken (header: string | undefined): string | null {
   if (header === undefined || header.length < 6) return null
-  // Auth schemes are case-insensitive (RFC 9110 11.1).
-  const c0 = header.charCodeAt(0) | 0x20
-  if (c0 !== 98 /* b */ || header.slice(0, 6).toLowerCase() !== 'bearer') return null
+  // Auth schemes are case-insensitive (RFC 9110 11.1). Letter by letter: `| 0x20` maps
+  // only the ASCII upper-case letter onto its lower case, and no copy is made.
+  for (let i = 0; i < 6; i++) {
+    if ((header.charCodeAt(i) | 0x20) !== BEARER.charCodeAt(i)) return null
+  }
   if (header.length === 6) return ''
   const sep = header.charCodeAt(6)
   if (sep !== 32 && sep !== 9) return null // "Bearerx ..." is another scheme
