@@ -46,7 +46,7 @@ export function buildUpstreamHeaders (request: FastifyRequest, svc: ServiceRunti
     'x-forwarded-prefix': typeof outerPrefix === 'string' && outerPrefix !== '' && outerPrefix !== '/'
       ? outerPrefix.replace(/\/+$/, '') + svc.config.prefix
       : svc.config.prefix,
-    'x-request-id': String(request.id),
+    'x-request-id': request.id, // a string: genReqId is requestIdFor
     traceparent: gw.traceparent,
   }
   const connection = incoming.connection

@@ -30,7 +30,7 @@ export function buildClientHeaders (headers: IncomingHttpHeaders, request: Fasti
   }
   const location = out.location
   if (typeof location === 'string') out.location = rewriteLocation(location, request, svc)
-  out['x-request-id'] = String(request.id)
+  out['x-request-id'] = request.id
   return out
 }
 
