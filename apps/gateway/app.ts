@@ -19,6 +19,7 @@ import { impliedRateLimit } from './config/index.ts'
 import { createReloader, type Reloader } from './reload/index.ts'
 import { upstreamAgentOptions } from './tls/upstream-agents.ts'
 import { acceptsWebSocket, Tunnels, upgradeResponse } from '../../plugins/websocket/index.ts'
+import { onResponseClosed } from '../../plugins/request-context/index.ts'
 import type { UpstreamState } from './runtime/service-runtime.ts'
 
 export interface Gateway {
@@ -51,10 +52,14 @@ interface Serving {
 const kServing = Symbol('gatehouse.serving')
 type TrackedResponse = ServerResponse & { [kServing]?: Serving }
 
-// One shared listener (no closure per request); 'close' fires once per response.
-function responseClosed (this: TrackedResponse) {
-  const serving = this[kServing]!
+// Shared (no closure per request); 'close' fires once per response.
+function responseClosed (res: TrackedResponse) {
+  const serving = res[kServing]!
   if (--serving.inflight === 0 && serving.onIdle !== null) serving.onIdle()
+}
+
+function upgradeClosed (this: TrackedResponse) {
+  responseClosed(this)
 }
 
 export interface BuildOptions {
@@ -101,7 +106,9 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
     const s = serving
     s.inflight++
     ;(res as TrackedResponse)[kServing] = s
-    res.on('close', responseClosed)
+    // Every request passes the request-context hook (or frameworkErrors), whose 'close'
+    // listener calls this: no listener of our own.
+    onResponseClosed(res, responseClosed)
     s.generation.app.routing(req, res)
   }
 
@@ -112,7 +119,7 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
     if (res === null) return
     s.inflight++
     ;(res as TrackedResponse)[kServing] = s
-    res.on('close', responseClosed)
+    res.on('close', upgradeClosed)
     s.generation.app.routing(req, res)
   }
 

@@ -9,7 +9,7 @@ import { createEndWatch, endWatchOf } from './request-end.ts'
 import { performance } from 'node:perf_hooks'
 
 export { requestIdFor } from './request-id.ts'
-export { observeResponses, CLIENT_CLOSED_REQUEST, type ResponseObserver } from './request-end.ts'
+export { observeResponses, onResponseClosed, CLIENT_CLOSED_REQUEST, type ResponseObserver } from './request-end.ts'
 
 // Per-request state shared by the plugins of one request. One object, created once in
 // the first onRequest hook, so later hooks and the access log read plain fields.

@@ -26,7 +26,16 @@ declare module 'fastify' {
 }
 
 const kRequest = Symbol('gatehouse.request')
-type WatchedResponse = ServerResponse & { [kRequest]?: FastifyRequest }
+const kClosed = Symbol('gatehouse.closed')
+type WatchedResponse = ServerResponse & { [kRequest]?: FastifyRequest, [kClosed]?: (res: ServerResponse) => void }
+
+// For the gateway, which closes a replaced generation once the last of its responses has
+// closed (apps/gateway/app.ts): `closed` runs from the same 'close' listener, after the
+// end is reported, instead of from a second listener on every response. Only for
+// responses routed into an instance with this plugin, whose first hook sets the listener.
+export function onResponseClosed (res: ServerResponse, closed: (res: ServerResponse) => void) {
+  (res as WatchedResponse)[kClosed] = closed
+}
 
 type EndWatch = (request: FastifyRequest, res: ServerResponse) => void
 
@@ -50,22 +59,29 @@ export function createEndWatch (app: FastifyInstance): EndWatch {
   observersByApp.set(app, observers)
   app.decorateRequest('gwEnded', false)
   // Shared by every response of the app (`this` is the response): no closure per request.
-  function requestClosed (this: WatchedResponse) {
-    const request = this[kRequest]!
-    if (this.writableFinished) {
-      if (!request.gwEnded) notify(observers, request, this.statusCode, false)
+  function requestEnded (res: WatchedResponse) {
+    const request = res[kRequest]!
+    if (res.writableFinished) {
+      if (!request.gwEnded) notify(observers, request, res.statusCode, false)
       return
     }
     // The client left (or the answer broke) before the response was complete.
     request.gw.upstreamCall?.abort()
-    if (!request.gwEnded) notify(observers, request, cutStatus(this), true)
+    if (!request.gwEnded) notify(observers, request, cutStatus(res), true)
+  }
+  function requestClosed (this: WatchedResponse) {
+    requestEnded(this)
+    this[kClosed]?.(this)
+  }
+  function upgradeAnswered (this: WatchedResponse) {
+    requestEnded(this)
   }
   function watchEnd (request: FastifyRequest, res: ServerResponse) {
     (res as WatchedResponse)[kRequest] = request
     res.on('close', requestClosed)
     // An upgrade's response closes with its socket, i.e. after the WebSocket tunnel its
     // 101 opened: the exchange ends when the answer is written.
-    if ((request.raw as { upgrade?: boolean }).upgrade === true) res.on('finish', requestClosed)
+    if ((request.raw as { upgrade?: boolean }).upgrade === true) res.on('finish', upgradeAnswered)
   }
   watchByApp.set(app, watchEnd)
   return watchEnd
