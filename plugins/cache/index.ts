@@ -7,6 +7,7 @@ import { CaptureStream } from './capture.ts'
 import { requestHeaderValue, storedHeaders, varyMatches, type CacheEntry } from './entry.ts'
 import { initialAge, storableTtlMs } from './freshness.ts'
 import type { CacheStore, Flight } from './store.ts'
+import { NOT_MODIFIED_HEADERS, notModified } from './conditional.ts'
 
 export { createCacheStores, DEFAULT_MAX_STORE_BYTES, type CacheStores } from './stores.ts'
 export type { CacheEntry } from './entry.ts'
@@ -185,11 +186,20 @@ function cacheKey (sc: ServiceCache, request: FastifyRequest, consumer: string |
 }
 
 function serveHit (request: FastifyRequest, reply: FastifyReply, entry: CacheEntry) {
-  reply.headers(entry.headers)
+  const unchanged = notModified(request.headers, entry.headers)
+  if (unchanged) {
+    for (const name of NOT_MODIFIED_HEADERS) {
+      const value = entry.headers[name]
+      if (value !== undefined) reply.header(name, value)
+    }
+  } else {
+    reply.headers(entry.headers)
+  }
   reply.header('age', String(entry.initialAge + Math.floor((Date.now() - entry.storedAt) / 1000)))
   reply.header('x-cache', 'HIT')
   reply.header('x-request-id', String(request.id))
-  reply.code(200).send(entry.body)
+  if (unchanged) reply.code(304).send()
+  else reply.code(200).send(entry.body)
 }
 
 // A follower: answered from the leader's response when it is stored (and its Vary matches

@@ -278,3 +278,46 @@ test('the cache survives a reload that leaves the service unchanged, and starts 
   assert.equal((await inject('/api/items/1')).headers['x-cache'], 'MISS')
   assert.equal(up.calls(), 2)
 })
+
+test('a conditional GET or HEAD whose validator still matches the stored response gets 304 from the cache, without the body', async (t) => {
+  const lastModified = 'Mon, 23 Nov 2026 10:00:00 GMT'
+  const up = await countingUpstream(t, () => ({ etag: '"v1, with a comma"', 'last-modified': lastModified, 'cache-control': 'public, max-age=600' }))
+  const { inject } = await createGateway(t, baseConfig([svc(up)]))
+  const first = await inject('/api/items/1')
+  assert.equal(first.statusCode, 200)
+
+  const notModified = [
+    { 'if-none-match': '"v1, with a comma"' },
+    { 'if-none-match': 'W/"v1, with a comma"' }, // weak comparison for GET and HEAD
+    { 'if-none-match': '"other", "v1, with a comma"' },
+    { 'if-none-match': '*' },
+    { 'if-modified-since': lastModified },
+    { 'if-modified-since': 'Tue, 24 Nov 2026 10:00:00 GMT' },
+  ]
+  for (const headers of notModified) {
+    const res = await inject({ url: '/api/items/1', headers })
+    assert.equal(res.statusCode, 304, JSON.stringify(headers))
+    assert.equal(res.body, '')
+    assert.equal(res.headers.etag, '"v1, with a comma"')
+    assert.equal(res.headers['cache-control'], 'public, max-age=600')
+    assert.equal(res.headers['x-cache'], 'HIT')
+    assert.equal(res.headers['content-type'], undefined, 'no content headers on a 304')
+  }
+  const head = await inject({ method: 'HEAD', url: '/api/items/1', headers: { 'if-none-match': '"v1, with a comma"' } })
+  assert.equal(head.statusCode, 304)
+
+  const modified = [
+    { 'if-none-match': '"v2"' },
+    { 'if-none-match': '"v1"' }, // not split on the comma inside the tag
+    // If-None-Match decides when present, whatever If-Modified-Since says.
+    { 'if-none-match': '"v2"', 'if-modified-since': 'Tue, 24 Nov 2026 10:00:00 GMT' },
+    { 'if-modified-since': 'Sun, 22 Nov 2026 10:00:00 GMT' },
+    { 'if-modified-since': 'not a date' },
+  ]
+  for (const headers of modified) {
+    const res = await inject({ url: '/api/items/1', headers })
+    assert.equal(res.statusCode, 200, JSON.stringify(headers))
+    assert.equal(res.body, first.body)
+  }
+  assert.equal(up.calls(), 1, 'all answered from the one stored response')
+})
