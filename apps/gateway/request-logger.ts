@@ -46,18 +46,12 @@ class LazyRequestLogger {
   silent () {}
 }
 
-// A request logger, unless the options change what it writes now (a per-route level,
-// serializers): those get a real child at once.
-export function lazyChildLogger (logger: FastifyBaseLogger, bindings: Bindings, options: ChildLoggerOptions = {}): FastifyBaseLogger {
-  if (options.level !== undefined || options.serializers !== undefined) return logger.child(bindings, options)
-  return new LazyRequestLogger(logger, bindings) as unknown as FastifyBaseLogger
-}
-
 // The logger handed to the gateway's Fastify instances (loggerInstance). It writes through
 // the gateway's pino logger, and its child() is where Fastify gets each request's logger:
-// a lazy one. (A custom childLoggerFactory would do the same, but Fastify then checks the
-// methods of every request's logger, which cost as much again.) Fastify also makes one
-// child at start-up, with its serializers: that one is real and wrapped again.
+// a lazy one, unless the options change what it writes now (a per-route level,
+// serializers). Fastify's own child, made once at start-up with its serializers, is real
+// and wrapped again. (A custom childLoggerFactory could hand out the lazy ones too, but
+// Fastify then validates the logger it returns on every request.)
 export class GatewayLogger {
   readonly base: FastifyBaseLogger
 

@@ -23,7 +23,8 @@ const NOT_COPIED = new Set([...HOP_BY_HOP_REQUEST, ...GATEWAY_SET])
 // (fast properties): reply-from's copy of it has had `connection` deleted, which turns an
 // object into a slow dictionary, and most clients send Connection. Built as a fresh
 // object that starts as one literal of the gateway's own headers (one shape, one
-// allocation); the client's other headers are copied after. Host is the caller's to set.
+// allocation); the client's other headers are copied after. Host is left to the caller
+// (the dispatcher, the WebSocket handshake): it names the upstream picked.
 // Bodies are never re-encoded on the way (plugins/proxy), so their headers are the client's.
 export function buildUpstreamHeaders (request: FastifyRequest, svc: ServiceRuntime, opts: ForwardOptions): IncomingHttpHeaders {
   const incoming = request.raw.headers

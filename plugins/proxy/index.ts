@@ -57,10 +57,10 @@ async function proxyPlugin (app: FastifyInstance, opts: ProxyPluginOptions) {
           // reply-from would retry a GET answered 503 up to ten times; SPEC: never retry after
           // the upstream answered. Retries before the request was sent live in the dispatcher.
           retryDelay: () => null,
-          rewriteRequestHeaders (request: FastifyRequest, headers: IncomingHttpHeaders) {
+          // reply-from's copy of the headers is not used: they are built from the client's
+          // (forward-headers.ts), and Host is the dispatcher's, for the upstream it picks.
+          rewriteRequestHeaders (request: FastifyRequest) {
             const out = buildUpstreamHeaders(request, svc, forward) as Record<string | symbol, unknown>
-            // The upstream's (the dispatcher sets the one of the upstream it picks).
-            out.host = headers.host
             out[kProxyCall] = { request, svc } satisfies ProxyCall
             return out as IncomingHttpHeaders
           },

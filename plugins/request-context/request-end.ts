@@ -58,7 +58,6 @@ export function createEndWatch (app: FastifyInstance): EndWatch {
   const observers: ResponseObserver[] = []
   observersByApp.set(app, observers)
   app.decorateRequest('gwEnded', false)
-  // Shared by every response of the app (`this` is the response): no closure per request.
   function requestEnded (res: WatchedResponse) {
     const request = res[kRequest]!
     if (res.writableFinished) {
@@ -69,6 +68,8 @@ export function createEndWatch (app: FastifyInstance): EndWatch {
     request.gw.upstreamCall?.abort()
     if (!request.gwEnded) notify(observers, request, cutStatus(res), true)
   }
+  // The listeners are shared by every response of the app (`this` is the response): no
+  // closure per request.
   function requestClosed (this: WatchedResponse) {
     requestEnded(this)
     this[kClosed]?.(this)

@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import { createLogger } from '../../apps/gateway/logger.ts'
-import { lazyChildLogger } from '../../apps/gateway/request-logger.ts'
+import { GatewayLogger } from '../../apps/gateway/request-logger.ts'
 import { baseFastifyOptions } from '../../apps/gateway/fastify-options.ts'
 import Fastify from 'fastify'
 
@@ -27,7 +27,7 @@ function sinkLogger (level: string) {
 
 test('a request logger makes no pino child until a line at an enabled level is written, then exactly one', () => {
   const { parent, lines, children } = sinkLogger('warn')
-  const log = lazyChildLogger(parent, { reqId: 'r-1' }, {})
+  const log = new GatewayLogger(parent).child({ reqId: 'r-1' }, {})
   log.info({ a: 1 }, 'below the level')
   log.debug('below the level')
   assert.equal(children(), 0, 'nothing made for lines that are not written')
@@ -41,7 +41,7 @@ test('a request logger makes no pino child until a line at an enabled level is w
 
 test('a request logger keeps redaction and child bindings of the gateway logger', () => {
   const { parent, lines, children } = sinkLogger('info')
-  const log = lazyChildLogger(parent, { reqId: 'r-2' }, {})
+  const log = new GatewayLogger(parent).child({ reqId: 'r-2' }, {})
   log.child({ service: 'users' }).info({ headers: { authorization: 'Bearer secret-token' } }, 'with headers')
   assert.equal(lines.length, 1)
   assert.equal(lines[0]!.reqId, 'r-2')
@@ -52,7 +52,7 @@ test('a request logger keeps redaction and child bindings of the gateway logger'
 
 test('a per-route level gets a real child at once', () => {
   const { parent, children } = sinkLogger('warn')
-  const log = lazyChildLogger(parent, { reqId: 'r-3' }, { level: 'debug' })
+  const log = new GatewayLogger(parent).child({ reqId: 'r-3' }, { level: 'debug' })
   assert.equal(children(), 1)
   assert.equal(log.level, 'debug')
 })

@@ -76,6 +76,8 @@ test('websocket echo through the gateway with a valid token: messages both ways,
   peer.send('pushed by the upstream')
   assert.equal(await client.nextMessage(), 'pushed by the upstream')
   assert.deepEqual(peer.received.slice(0, 2), ['hello', Buffer.from([1, 2, 3, 250])])
+  // The HTTP exchange ended with the 101: logged while the tunnel is still open.
+  await until(() => gw.logs.some((l) => l.msg === 'request' && l.status === 101), 'the access log line')
 
   client.ws.close(4001, 'bye')
   assert.deepEqual(await peer.closed, { code: 4001, reason: 'bye' }, 'the client\'s close code reaches the upstream')
@@ -83,7 +85,6 @@ test('websocket echo through the gateway with a valid token: messages both ways,
   assert.equal(closed.code, 4001)
   assert.equal(closed.wasClean, true)
 
-  await until(() => gw.logs.some((l) => l.msg === 'request' && l.status === 101), 'the access log line')
   const line = gw.logs.find((l) => l.msg === 'request' && l.status === 101)!
   assert.equal(line.service, 'chat')
   assert.equal(line.consumer, 'alice')
