@@ -1,5 +1,6 @@
 // The numbers of a bench run and the text made from them (console table, Markdown).
 // Pure functions: run.ts measures, this summarises.
+import { markdownPairedTable, pairedMethodLine, pairedRows, type PairedSummary } from './paired-summary.ts'
 
 export interface RoundSample {
   round: number
@@ -44,6 +45,8 @@ export interface ContenderSummary {
   // The lowest and highest of those per-round ratios: how far a single round can be off.
   rpsRatioRange: [number, number] | null
   cpuRatioRange: [number, number] | null
+  // Head to head with the baseline on one core (paired.ts); null when not run.
+  paired: PairedSummary | null
 }
 
 export interface Target {
@@ -56,6 +59,12 @@ export interface Target {
 
 export interface TargetResult extends Target {
   actual: number | null
+  // Which measurement `actual` is: head to head when it ran, else the rounds.
+  source: 'paired' | 'rounds' | null
+  // Head to head: how far the control (two copies of the bare proxy) read from 1.00x on
+  // this metric. A result nearer the line than that is not conclusive either way.
+  noise: number | null
+  conclusive: boolean | null
   pass: boolean | null // null: not measured
 }
 
@@ -86,6 +95,7 @@ export interface BenchSettings {
   loadGenerator: string
   path: string
   clkTck: number
+  pairedWindows: number // 0: no head-to-head phase
 }
 
 export interface SkippedContender {
@@ -101,6 +111,9 @@ export interface BenchReport {
   contenders: ContenderSummary[]
   skipped: SkippedContender[]
   targets: TargetResult[]
+  // The baseline head to head with a second copy of itself: what the method reads for
+  // two equal proxies (1.00x if it has no bias), and how far one window can be off.
+  control: PairedSummary | null
   baseline: string
   valid: boolean // every contender started, none died, no failed request
 }
@@ -140,6 +153,7 @@ export function summarise (name: string, description: string, cpuOf: 'gateway' |
     cpuRatio: null,
     rpsRatioRange: null,
     cpuRatioRange: null,
+    paired: null,
   }
 }
 
@@ -181,13 +195,21 @@ function rangeOf (xs: number[]): [number, number] | null {
   return xs.length === 0 ? null : [Math.min(...xs), Math.max(...xs)]
 }
 
-export function evaluateTargets (summaries: ContenderSummary[], targets: Target[] = TARGETS): TargetResult[] {
+// Judged head to head when that ran (the drift between rounds cancels out there), else on
+// the rounds. Failed requests in either measurement fail the target.
+export function evaluateTargets (summaries: ContenderSummary[], control: PairedSummary | null = null, targets: Target[] = TARGETS): TargetResult[] {
   return targets.map((t) => {
     const s = summaries.find((c) => c.name === t.contender)
-    const actual = s === undefined ? null : t.metric === 'rps' ? s.rpsRatio : s.cpuRatio
-    // A run with failed requests does not count as a pass.
-    const pass = actual === null ? null : (t.op === '>=' ? actual >= t.ratio : actual <= t.ratio) && s!.failures === 0
-    return { ...t, actual, pass }
+    if (s === undefined) return { ...t, actual: null, source: null, pass: null, noise: null, conclusive: null }
+    const paired = s.paired === null ? null : t.metric === 'rps' ? s.paired.rpsRatio : s.paired.cpuRatio
+    const source = paired !== null ? 'paired' : 'rounds'
+    const actual = paired ?? (t.metric === 'rps' ? s.rpsRatio : s.cpuRatio)
+    const failures = s.failures + (s.paired?.failures ?? 0)
+    const pass = actual === null ? null : (t.op === '>=' ? actual >= t.ratio : actual <= t.ratio) && failures === 0
+    const controlRatio = control === null ? null : t.metric === 'rps' ? control.rpsRatio : control.cpuRatio
+    const noise = paired === null || controlRatio === null ? null : Math.abs(controlRatio - 1)
+    const conclusive = noise === null || actual === null ? null : Math.abs(actual - t.ratio) > noise * t.ratio
+    return { ...t, actual, source: actual === null ? null : source, pass, noise, conclusive }
   })
 }
 
@@ -256,7 +278,14 @@ export function noiseLine (contenders: ContenderSummary[]): string | null {
 }
 
 export function formatTargets (targets: TargetResult[]): string {
-  return targets.map((t) => `${passLabel(t.pass).padEnd(4)}  ${t.label}: ${fmtRatio(t.actual)}`).join('\n')
+  return targets.map((t) => `${passLabel(t.pass).padEnd(4)}  ${t.label}: ${fmtRatio(t.actual)}${sourceNote(t)}`).join('\n')
+}
+
+function sourceNote (t: TargetResult): string {
+  if (t.source === 'rounds') return ' (rounds)'
+  if (t.source !== 'paired') return ''
+  if (t.noise === null) return ' (head to head)'
+  return ` (head to head; the control read ${(t.noise * 100).toFixed(1)} % off 1.00x${t.conclusive === false ? ': within that of the line, not conclusive' : ''})`
 }
 
 export function machineLine (r: BenchReport): string {
@@ -289,8 +318,16 @@ export function toMarkdown (r: BenchReport): string {
     lines.push('', 'Not measured:')
     for (const s of r.skipped) lines.push(`- \`${s.name}\`: ${s.reason}`)
   }
-  lines.push('', '| target (issue 9) | ratio | result |', '|:---|---:|:---:|')
-  for (const t of r.targets) lines.push(`| ${t.label} | ${fmtRatio(t.actual)} | ${passLabel(t.pass)} |`)
+  const paired = pairedRows(r.contenders, r.control, r.baseline)
+  if (paired.length > 0) {
+    lines.push('', `- ${pairedMethodLine(r.settings.pairedWindows, r.settings.durationS, r.settings.connections)}`, '', markdownPairedTable(paired))
+  }
+  lines.push('', '| target (issue 9) | ratio | measured | result |', '|:---|---:|:---|:---:|')
+  for (const t of r.targets) {
+    const how = t.source === 'paired' ? 'head to head' : t.source ?? '-'
+    const caveat = t.conclusive === false ? ` (not conclusive: the control read ${(t.noise! * 100).toFixed(1)} % off)` : ''
+    lines.push(`| ${t.label} | ${fmtRatio(t.actual)} | ${how} | ${passLabel(t.pass)}${caveat} |`)
+  }
   const failed = r.contenders.filter((c) => c.failures > 0)
   if (failed.length > 0) {
     lines.push('', `**Failed requests** (non-2xx, errors or timeouts): ${failed.map((c) => `${c.name} ${c.failures}`).join(', ')}. Those numbers are not valid.`)

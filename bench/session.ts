@@ -31,6 +31,7 @@ export class SkipContender extends Error {}
 export interface StartOptions {
   wrap?: string[] // a command prefix for node (valgrind for --instructions)
   readyTimeoutMs?: number // how long start-up may take (default: waitForHttp's)
+  instance?: string // a second process of the same contender: names its log apart
 }
 
 export interface Session {
@@ -108,7 +109,8 @@ export async function openSession (opts: { pin: boolean }): Promise<Session> {
       if (name === 'direct') {
         return { name, description, cpuOf: 'backend', url: backendUrl + LOAD_PATH, child: backend }
       }
-      const logFile = path.join(tmpDir, `${name}.log`)
+      const stem = how.instance === undefined ? name : `${name}-${how.instance}`
+      const logFile = path.join(tmpDir, `${stem}.log`)
       const spawnNode = (nodeArgs: string[]) => processes.start({ name, nodeArgs: [...nodeFlags, ...nodeArgs], wrap: how.wrap, core: pinning.gatewayCore, logFile, cwd: ROOT })
       if (name === 'bare-proxy' || name === 'fast-gateway') {
         if (name === 'fast-gateway') {
@@ -134,7 +136,7 @@ export async function openSession (opts: { pin: boolean }): Promise<Session> {
         if (pid !== null && readCpuTicks(pid) !== null) extraPids.push(pid)
       }
       const [port, adminPort] = await freePorts(2)
-      const configFile = path.join(tmpDir, `${name}.yaml`)
+      const configFile = path.join(tmpDir, `${stem}.yaml`)
       writeFileSync(configFile, stringify(gatehouseConfig(variant, { port, adminPort, backendUrl, redisUrl: REDIS_URL, redisKeyPrefix })))
       const child = spawnNode([path.join(ROOT, 'apps/gateway/cli.ts'), '--config', configFile])
       await waitForHttp(child, `http://127.0.0.1:${adminPort}/readyz`, 200, how.readyTimeoutMs)

@@ -132,11 +132,12 @@ test('the Markdown report names the machine, the pinning, the targets and how to
   const report: BenchReport = {
     date: '2026-01-02T03:04:05.000Z',
     machine: { cpuModel: 'Test CPU', cores: 2, node: 'v24.0.0', platform: 'Linux', totalMemGb: 4, loadAvg: [0.1, 0.2, 0.3] },
-    settings: { connections: 50, pipelining: 1, warmupS: 3, durationS: 10, rounds: 3, quick: false, loadGenerator: 'autocannon', path: '/api/bench/hello', clkTck: 100 },
+    settings: { connections: 50, pipelining: 1, warmupS: 3, durationS: 10, rounds: 3, quick: false, loadGenerator: 'autocannon', path: '/api/bench/hello', clkTck: 100, pairedWindows: 0 },
     pinning: 'pinned with taskset',
     contenders,
     skipped: [{ name: 'fast-gateway', reason: 'not installed' }],
     targets: evaluateTargets(contenders),
+    control: null,
     baseline: 'bare-proxy',
     valid: false,
   }
@@ -145,7 +146,7 @@ test('the Markdown report names the machine, the pinning, the targets and how to
   assert.match(md, /Node v24\.0\.0/)
   assert.match(md, /pinned with taskset/)
   assert.match(md, /`fast-gateway`: not installed/)
-  assert.match(md, /\| full pipeline \(memory\) req\/s >= 0\.85x bare proxy \| 0\.85x \| FAIL \|/)
+  assert.match(md, /\| full pipeline \(memory\) req\/s >= 0\.85x bare proxy \| 0\.85x \| rounds \| FAIL \|/)
   assert.match(md, /\*\*Failed requests\*\*.*gatehouse-redis 3/)
   assert.match(md, /npm run bench -- --quick/)
 })
