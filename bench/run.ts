@@ -216,7 +216,8 @@ async function headToHead (session: Session, running: Running[], opts: BenchOpti
   }
   const pOpts: PairedOptions = {
     // Both loaded together for primeS first: the contender sat idle through the pairs
-    // before its own, and a 1 s warm-up left the control copies up to 10 % apart.
+    // before its own (and the control copy is new), and its first seconds back are not
+    // its steady state.
     windows: opts.pairedWindows, warmupS: opts.primeS, durationS: opts.durationS, connections: opts.connections, pipelining: opts.pipelining,
   }
   let control: PairedSummary | null = null

@@ -58,13 +58,14 @@ export function renderChart (all: ContenderSummary[], opts: ChartOptions): strin
   const rpsBars: Bar[] = summaries.map((s) => ({
     label: s.name,
     value: s.rps,
-    text: `${Math.round(s.rps).toLocaleString('en-US')}${ratio(s.rpsRatio)}`,
+    // The ratio the targets are judged on: head to head when it ran.
+    text: `${Math.round(s.rps).toLocaleString('en-US')}${ratio(s.paired?.rpsRatio ?? s.rpsRatio)}`,
     colour: colourOf(s.name, opts.baseline),
   }))
   const cpuBars: Bar[] = summaries.map((s) => ({
     label: s.name,
     value: s.cpuUsPerReq,
-    text: s.cpuUsPerReq === null ? 'n/a' : `${s.cpuUsPerReq.toFixed(1)} µs${ratio(s.cpuRatio)}`,
+    text: s.cpuUsPerReq === null ? 'n/a' : `${s.cpuUsPerReq.toFixed(1)} µs${ratio(s.paired?.cpuRatio ?? s.cpuRatio)}`,
     colour: colourOf(s.name, opts.baseline),
   }))
   let y = 10
@@ -80,9 +81,14 @@ export function renderChart (all: ContenderSummary[], opts: ChartOptions): strin
   const second = panel('Proxy CPU per request, µs (lower is better)', cpuBars, y)
   y += second.height + 10
   const footer: string[] = []
-  if (direct !== undefined) {
-    footer.push(`<text x="10" y="${y + 12}" font-size="11" fill="#555555">${escapeXml(
-      `Backend alone (${direct.name}): ${Math.round(direct.rps).toLocaleString('en-US')} req/s, ${direct.cpuUsPerReq === null ? 'n/a' : direct.cpuUsPerReq.toFixed(1)} µs/req. Ratios vs ${opts.baseline}.`)}</text>`)
+  const how = summaries.some((s) => s.paired !== null)
+    ? `Ratios vs ${opts.baseline}, head to head on one core (bars: the rounds' medians).`
+    : `Ratios vs ${opts.baseline}.`
+  const lines = direct === undefined
+    ? [how]
+    : [`Backend alone (${direct.name}): ${Math.round(direct.rps).toLocaleString('en-US')} req/s, ${direct.cpuUsPerReq === null ? 'n/a' : direct.cpuUsPerReq.toFixed(1)} µs/req. ${how}`]
+  for (const line of lines) {
+    footer.push(`<text x="10" y="${y + 12}" font-size="11" fill="#555555">${escapeXml(line)}</text>`)
     y += 22
   }
   return [

@@ -6,6 +6,7 @@ import { summarisePaired, pairedRows, formatPairedTable, markdownPairedTable, ty
 import { runPaired } from '../../bench/paired.ts'
 import { evaluateTargets, summarise, withRatios, toMarkdown, formatTargets, type BenchReport, type RoundSample } from '../../bench/report.ts'
 import type { Running, Session } from '../../bench/session.ts'
+import { renderChart } from '../../bench/svg.ts'
 
 function win (over: Partial<PairedWindow> = {}): PairedWindow {
   return {
@@ -127,6 +128,21 @@ test('a head-to-head result nearer the line than the control read off 1.00x is f
   assert.match(formatTargets(t), /PASS  no policies .*: 0\.96x \(head to head; the control read 3\.0 % off 1\.00x: within that of the line, not conclusive\)/)
   // Without a control nothing is said either way.
   assert.equal(evaluateTargets(contenders).find((r) => r.contender === 'gatehouse-none')!.conclusive, null)
+})
+
+test('the chart labels each bar with the head-to-head ratio when it ran, and says so', () => {
+  const contenders = withRatios([
+    summarise('bare-proxy', 'bare', 'gateway', [sample()]),
+    summarise('gatehouse-none', 'none', 'gateway', [sample({ rps: 800, cpuUsPerReq: 125 })]),
+  ], 'bare-proxy')
+  const rounds = renderChart(contenders, { title: 't', baseline: 'bare-proxy' })
+  assert.match(rounds, /800 \(0\.80x\)/)
+  assert.doesNotMatch(rounds, /head to head/)
+  contenders[1] = { ...contenders[1], paired: summarisePaired([win({ rps: 970, cpuUsPerReq: 103 })]) }
+  const paired = renderChart(contenders, { title: 't', baseline: 'bare-proxy' })
+  assert.match(paired, /800 \(0\.97x\)/)
+  assert.match(paired, /125\.0 µs \(1\.03x\)/)
+  assert.match(paired, /head to head on one core/)
 })
 
 // ---- the runner, against two real servers ----
