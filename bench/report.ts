@@ -96,6 +96,7 @@ export interface BenchSettings {
   path: string
   clkTck: number
   pairedWindows: number // 0: no head-to-head phase
+  nodeFlags: string[] // given to every Node process the bench starts
 }
 
 export interface SkippedContender {
@@ -295,7 +296,8 @@ export function machineLine (r: BenchReport): string {
 
 export function settingsLine (s: BenchSettings): string {
   return `${s.loadGenerator}, ${s.connections} connections, pipelining ${s.pipelining}, ` +
-    `${s.rounds} interleaved round(s) of ${s.warmupS} s warm-up + ${s.durationS} s measured per contender, medians; GET ${s.path}`
+    `${s.rounds} interleaved round(s) of ${s.warmupS} s warm-up + ${s.durationS} s measured per contender, medians; GET ${s.path}` +
+    (s.nodeFlags.length === 0 ? '' : `; every Node process runs with ${s.nodeFlags.join(' ')}`)
 }
 
 export function toMarkdown (r: BenchReport): string {
@@ -333,7 +335,7 @@ export function toMarkdown (r: BenchReport): string {
     lines.push('', `**Failed requests** (non-2xx, errors or timeouts): ${failed.map((c) => `${c.name} ${c.failures}`).join(', ')}. Those numbers are not valid.`)
   }
   lines.push('', `This run: \`npm run bench${r.settings.quick ? ' -- --quick' : ''}\`. Reproduce with \`npm run bench\` ` +
-    '(about 5 min) or `npm run bench -- --quick` (about 1 min); `gatehouse-redis` needs Redis on 127.0.0.1:6379. ' +
+    '(about 8 min) or `npm run bench -- --quick` (about 2 min); `gatehouse-redis` needs Redis on 127.0.0.1:6379. ' +
     'Results land in `bench/results/` (JSON, Markdown, SVG).', '')
   return lines.join('\n')
 }

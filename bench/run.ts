@@ -12,7 +12,7 @@ import {
   type BenchReport, type RoundSample, type SkippedContender,
 } from './report.ts'
 import { BASELINE, CONTENDER_ORDER, LOAD_PATH, type ContenderName } from './contenders.ts'
-import { openSession, smokeCheck, SkipContender, RESULTS_DIR, type Running, type Session } from './session.ts'
+import { openSession, smokeCheck, SkipContender, BENCH_NODE_FLAGS, RESULTS_DIR, type Running, type Session } from './session.ts'
 import { runProfile } from './profile.ts'
 import { runInstructions } from './instructions.ts'
 import { renderChart } from './svg.ts'
@@ -137,6 +137,7 @@ async function compare (session: Session, opts: BenchOptions): Promise<number> {
       path: LOAD_PATH,
       clkTck: session.clkTck,
       pairedWindows,
+      nodeFlags: BENCH_NODE_FLAGS,
     },
     pinning: session.pinning.note,
     contenders: summaries,

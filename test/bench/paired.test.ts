@@ -89,7 +89,7 @@ test('the report shows the control first, then each proxy head to head, and says
   const report: BenchReport = {
     date: '2026-01-02T03:04:05.000Z',
     machine: { cpuModel: 'Test CPU', cores: 2, node: 'v24.0.0', platform: 'Linux', totalMemGb: 4, loadAvg: [0, 0, 0] },
-    settings: { connections: 50, pipelining: 1, warmupS: 1, durationS: 4, rounds: 8, quick: false, loadGenerator: 'autocannon', path: '/api/bench/hello', clkTck: 100, pairedWindows: 2 },
+    settings: { connections: 50, pipelining: 1, warmupS: 1, durationS: 4, rounds: 8, quick: false, loadGenerator: 'autocannon', path: '/api/bench/hello', clkTck: 100, pairedWindows: 2, nodeFlags: ['--no-memory-reducer'] },
     pinning: 'pinned with taskset',
     contenders,
     skipped: [],
@@ -100,6 +100,7 @@ test('the report shows the control first, then each proxy head to head, and says
   }
   const md = toMarkdown(report)
   assert.match(md, /Head to head: .*2 window\(s\) of 4 s/)
+  assert.match(md, /every Node process runs with --no-memory-reducer/)
   assert.match(md, /\| bare-proxy \(control: a second copy\) \| 1\.00x \(0\.99-1\.01\) \| 1\.00x \| 50 % \| 2 \| 0 \|/)
   assert.match(md, /\| gatehouse-none \| 0\.98x \(0\.97-0\.99\) \|/)
   assert.match(md, /\| no policies req\/s >= 0\.95x bare proxy \| 0\.98x \| head to head \| PASS \|/)

@@ -132,7 +132,7 @@ test('the Markdown report names the machine, the pinning, the targets and how to
   const report: BenchReport = {
     date: '2026-01-02T03:04:05.000Z',
     machine: { cpuModel: 'Test CPU', cores: 2, node: 'v24.0.0', platform: 'Linux', totalMemGb: 4, loadAvg: [0.1, 0.2, 0.3] },
-    settings: { connections: 50, pipelining: 1, warmupS: 3, durationS: 10, rounds: 3, quick: false, loadGenerator: 'autocannon', path: '/api/bench/hello', clkTck: 100, pairedWindows: 0 },
+    settings: { connections: 50, pipelining: 1, warmupS: 3, durationS: 10, rounds: 3, quick: false, loadGenerator: 'autocannon', path: '/api/bench/hello', clkTck: 100, pairedWindows: 0, nodeFlags: [] },
     pinning: 'pinned with taskset',
     contenders,
     skipped: [{ name: 'fast-gateway', reason: 'not installed' }],
