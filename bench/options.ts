@@ -25,10 +25,10 @@ export const USAGE = `usage: npm run bench -- [options]
                        (each contender is first primed once: 2 s, 5 s without --quick)
   --rounds N           interleaved rounds (default 8: many short rounds, because this
                        kind of VM drifts in speed by 20-30 % within a minute)
-  --paired N           head-to-head windows per proxy after the rounds (default 8, 3 with
-                       --quick; 0 = none): each proxy loaded at the same time as the bare
-                       proxy, both on one core, so the VM's drift cancels out of the ratio;
-                       the issue-9 targets are judged on these
+  --paired N           head-to-head windows per proxy after the rounds (default 8; none
+                       with --quick unless given; 0 = none): each proxy loaded at the same
+                       time as the bare proxy, both on one core, so the VM's drift cancels
+                       out of the ratio; the issue-9 targets are judged on these
   --warmup S           warm-up seconds per run (default 1)
   --duration S         measured seconds per run (default 4)
   --connections N      concurrent connections (default 50)
@@ -98,7 +98,8 @@ export function parseOptions (argv: string[]): BenchOptions {
     requests: positiveNumber(values.requests, 'requests', 2000, true),
     profileContender: contenderName(values.contender ?? 'gatehouse-full'),
     rounds: positiveNumber(values.rounds, 'rounds', quick ? 3 : 8, true),
-    pairedWindows: values.paired === '0' ? 0 : positiveNumber(values.paired, 'paired', quick ? 3 : 8, true),
+    // --quick stays a one-minute look: head to head only when asked for.
+    pairedWindows: values.paired === '0' ? 0 : positiveNumber(values.paired, 'paired', quick ? 0 : 8, true),
     primeS: quick ? 2 : 5,
     warmupS: positiveNumber(values.warmup, 'warmup', 1, true),
     durationS: positiveNumber(values.duration, 'duration', quick ? 2 : 4, true),

@@ -335,7 +335,7 @@ export function toMarkdown (r: BenchReport): string {
     lines.push('', `**Failed requests** (non-2xx, errors or timeouts): ${failed.map((c) => `${c.name} ${c.failures}`).join(', ')}. Those numbers are not valid.`)
   }
   lines.push('', `This run: \`npm run bench${r.settings.quick ? ' -- --quick' : ''}\`. Reproduce with \`npm run bench\` ` +
-    '(about 8 min) or `npm run bench -- --quick` (about 2 min); `gatehouse-redis` needs Redis on 127.0.0.1:6379. ' +
+    '(about 8 min) or `npm run bench -- --quick` (about 1 min, no head to head); `gatehouse-redis` needs Redis on 127.0.0.1:6379. ' +
     'Results land in `bench/results/` (JSON, Markdown, SVG).', '')
   return lines.join('\n')
 }

@@ -283,6 +283,12 @@ test('options: --quick shortens the run, bad numbers and unknown contenders are 
   assert.equal(full.durationS, 4)
   assert.equal(full.connections, 50)
   assert.equal(full.pipelining, 1)
+  // Head to head: 8 windows by default, none in the one-minute --quick unless asked for.
+  assert.equal(full.pairedWindows, 8)
+  assert.equal(quick.pairedWindows, 0)
+  assert.equal(parseOptions(['--quick', '--paired', '3']).pairedWindows, 3)
+  assert.equal(parseOptions(['--paired', '0']).pairedWindows, 0)
+  assert.throws(() => parseOptions(['--paired', '-1']), UsageError)
   assert.deepEqual(parseOptions(['--only', 'bare-proxy,gatehouse-full']).only, ['bare-proxy', 'gatehouse-full'])
   assert.throws(() => parseOptions(['--rounds', '0']), UsageError)
   assert.throws(() => parseOptions(['--only', 'nginx']), UsageError)
