@@ -17,8 +17,8 @@ import { runProfile } from './profile.ts'
 import { runInstructions } from './instructions.ts'
 import { renderChart } from './svg.ts'
 import { logTail } from './processes.ts'
-import { runPaired, type PairedOptions } from './paired.ts'
-import { formatPairedTable, pairedMethodLine, pairedRows, summarisePaired, type PairedSummary, type PairedWindow } from './paired-summary.ts'
+import { headToHead } from './paired.ts'
+import { formatPairedTable, pairedMethodLine, pairedRows } from './paired-summary.ts'
 
 function log (line: string) {
   process.stdout.write(line + '\n')
@@ -116,7 +116,7 @@ async function compare (session: Session, opts: BenchOptions): Promise<number> {
     }
   }
 
-  const { pairedBy, control, windows: pairedWindows, broke } = await headToHead(session, running.filter((c) => active.has(c)), opts)
+  const { pairedBy, control, windows: pairedWindows, broke } = await headToHead(session, running.filter((c) => active.has(c)), opts, log)
   if (broke) broken = true
 
   const summaries = withRatios(
@@ -193,65 +193,6 @@ async function compare (session: Session, opts: BenchOptions): Promise<number> {
   // Failed requests are flagged (report.valid = false), not an exit status: the run
   // itself worked. A contender that could not start or died is.
   return broken ? 1 : 0
-}
-
-const CONTROL_PRIME_S = 10
-
-function windowLine (name: string, w: PairedWindow): string {
-  const q = (a: number | null, b: number | null) => a === null || b === null || b === 0 ? 'n/a' : (a / b).toFixed(3)
-  return `head to head ${w.window}  ${name.padEnd(16)} ${Math.round(w.rps).toString().padStart(6)} vs ${Math.round(w.baseRps).toString().padStart(6)} req/s (${q(w.rps, w.baseRps)})  ` +
-    `${w.cpuUsPerReq?.toFixed(1) ?? 'n/a'} vs ${w.baseCpuUsPerReq?.toFixed(1) ?? 'n/a'} µs/req (${q(w.cpuUsPerReq, w.baseCpuUsPerReq)})  ` +
-    `core ${w.coreBusy === null ? 'n/a' : `${(w.coreBusy * 100).toFixed(0)} %`}` + (w.failures > 0 ? `  FAILED REQUESTS: ${w.failures}` : '')
-}
-
-// After the rounds: every proxy head to head with the bare proxy, and first the bare proxy
-// with a second copy of itself (the control). Needs the pinning, which gives the pair a
-// core that nothing else of the bench's uses.
-async function headToHead (session: Session, running: Running[], opts: BenchOptions):
-  Promise<{ pairedBy: Map<ContenderName, PairedSummary>, control: PairedSummary | null, windows: number, broke: boolean }> {
-  const pairedBy = new Map<ContenderName, PairedSummary>()
-  const base = running.find((c) => c.name === BASELINE)
-  const others = running.filter((c) => c.cpuOf === 'gateway' && c.name !== BASELINE)
-  if (opts.pairedWindows === 0 || base === undefined || others.length === 0) return { pairedBy, control: null, windows: 0, broke: false }
-  if (!session.pinning.enabled) {
-    log('head to head: not run (it needs taskset and 2+ cores, to give the pair a core of their own)')
-    return { pairedBy, control: null, windows: 0, broke: false }
-  }
-  const pOpts: PairedOptions = {
-    // Both loaded together for primeS first: the contender sat idle through the pairs
-    // before its own (and the control copy is new), and its first seconds back are not
-    // its steady state.
-    windows: opts.pairedWindows, warmupS: opts.primeS, durationS: opts.durationS, connections: opts.connections, pipelining: opts.pipelining,
-  }
-  let control: PairedSummary | null = null
-  let broke = false
-  log('')
-  try {
-    const copy = await session.start(BASELINE, [], { instance: 'control' })
-    await smokeCheck(copy, session.headers)
-    // As warm as the contenders are by now, or the control measures its JIT warming up
-    // (2 s + 2 s read 0.84x; 5 s + 5 s read 1.01-1.03x).
-    await runLoad({ url: copy.url, connections: opts.connections, pipelining: opts.pipelining, headers: session.headers, signal: session.signal, durationS: Math.max(opts.primeS, CONTROL_PRIME_S) })
-    control = summarisePaired(await runPaired(session, base, copy, pOpts, (w) => log(windowLine('control', w))))
-    await session.processes.stop(copy.child)
-  } catch (err) {
-    if (session.signal.aborted) throw err
-    broke = true
-    log(`head to head: the control (a second ${BASELINE}) failed: ${(err as Error).message}`)
-  }
-  for (const c of others) {
-    session.signal.throwIfAborted()
-    const windows = await runPaired(session, base, c, pOpts, (w) => log(windowLine(c.name, w)))
-    pairedBy.set(c.name, summarisePaired(windows))
-    for (const r of [base, c]) {
-      if (r.child.hasExited()) {
-        broke = true
-        log(`${r.name} exited during the head-to-head run:\n${logTail(r.child.logFile)}`)
-        return { pairedBy, control, windows: opts.pairedWindows, broke }
-      }
-    }
-  }
-  return { pairedBy, control, windows: opts.pairedWindows, broke }
 }
 
 export async function main (argv: string[]): Promise<number> {
