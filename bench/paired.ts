@@ -26,15 +26,11 @@ export async function runPaired (session: Session, base: Running, contender: Run
     url: c.url, connections: opts.connections, pipelining: opts.pipelining, headers: session.headers, signal: session.signal, durationS,
   })
   // Both at once, the one started first alternating, so neither is always ahead.
+  // Promise.all: a side that fails while the other still runs is handled, not left unhandled.
   const both = async (w: number, durationS: number): Promise<[LoadResult, LoadResult]> => {
-    if (w % 2 === 0) {
-      const b = load(base, durationS)
-      const c = load(contender, durationS)
-      return [await b, await c]
-    }
-    const c = load(contender, durationS)
-    const b = load(base, durationS)
-    return [await b, await c]
+    if (w % 2 === 0) return Promise.all([load(base, durationS), load(contender, durationS)])
+    const [c, b] = await Promise.all([load(contender, durationS), load(base, durationS)])
+    return [b, c]
   }
   await both(0, opts.warmupS)
   const out: PairedWindow[] = []
