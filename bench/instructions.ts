@@ -6,11 +6,10 @@
 // the lowest window counts: what disturbs a window (a late JIT compilation, a timer that
 // fires for the first time minutes in and the deoptimisations it brings) only ever adds
 // instructions.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { callgrindCommand, callgrindSetup, dumpFiles, dumpTotal, valgrindProblem, valgrindVersion, type Callgrind } from './callgrind.ts'
 import { diffFunctions, functionCosts, readPerfMap } from './callgrind-functions.ts'
-import { readFileSync } from 'node:fs'
 import { BASELINE, CONTENDER_ORDER, LOAD_PATH, type ContenderName } from './contenders.ts'
 import { runLoad, type LoadResult } from './load.ts'
 import { machineInfo } from './machine.ts'

@@ -6,7 +6,7 @@
 // core under the same drift, and the ratio of what they serve is the ratio of their cost
 // per request; the drift cancels out.
 
-import { fmtRatioWithRange, median, ratio } from './report.ts'
+import { fmtRatioWithRange, markdownGrid, median, rangeOf, ratio, textTable } from './report.ts'
 
 export interface PairedWindow {
   window: number
@@ -41,10 +41,6 @@ export interface PairedSummary {
 // Below this the shared core was idle part of the time (CLK_TCK 100 over a 4 s window
 // is 400 ticks: 0.9 leaves room for rounding and the odd tick spent elsewhere).
 export const SATURATED_CORES = 0.9
-
-function rangeOf (xs: number[]): [number, number] | null {
-  return xs.length === 0 ? null : [Math.min(...xs), Math.max(...xs)]
-}
 
 export function summarisePaired (windows: PairedWindow[]): PairedSummary {
   const saturated = windows.filter((w) => w.coreBusy === null || w.coreBusy >= SATURATED_CORES)
@@ -85,18 +81,11 @@ function pairedCells ({ name, paired: p }: PairedRow): string[] {
 }
 
 export function formatPairedTable (rows: PairedRow[]): string {
-  const all = [PAIRED_COLUMNS, ...rows.map(pairedCells)]
-  const widths = PAIRED_COLUMNS.map((_, i) => Math.max(...all.map((r) => r[i].length)))
-  const line = (r: string[]) => r.map((cell, i) => i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])).join('  ')
-  return [line(PAIRED_COLUMNS), widths.map((w) => '-'.repeat(w)).join('  '), ...all.slice(1).map(line)].join('\n')
+  return textTable(PAIRED_COLUMNS, rows.map(pairedCells))
 }
 
 export function markdownPairedTable (rows: PairedRow[]): string {
-  return [
-    `| ${PAIRED_COLUMNS.join(' | ')} |`,
-    `|${PAIRED_COLUMNS.map((_, i) => i === 0 ? ':---' : '---:').join('|')}|`,
-    ...rows.map((r) => `| ${pairedCells(r).join(' | ')} |`),
-  ].join('\n')
+  return markdownGrid(PAIRED_COLUMNS, rows.map(pairedCells))
 }
 
 // The rows of a run: the control first (it says how far the method itself is off),

@@ -6,6 +6,7 @@ import { runLoad, type LoadResult } from './load.ts'
 import type { BenchOptions } from './options.ts'
 import { summarisePaired, type PairedSummary, type PairedWindow } from './paired-summary.ts'
 import { logTail } from './processes.ts'
+import { ratio } from './report.ts'
 import { smokeCheck, type Running, type Session } from './session.ts'
 
 export interface PairedOptions {
@@ -64,7 +65,7 @@ export async function runPaired (session: Session, base: Running, contender: Run
 const CONTROL_PRIME_S = 10
 
 function windowLine (name: string, w: PairedWindow): string {
-  const q = (a: number | null, b: number | null) => a === null || b === null || b === 0 ? 'n/a' : (a / b).toFixed(3)
+  const q = (a: number | null, b: number | null) => ratio(a, b)?.toFixed(3) ?? 'n/a'
   return `head to head ${w.window}  ${name.padEnd(16)} ${Math.round(w.rps).toString().padStart(6)} vs ${Math.round(w.baseRps).toString().padStart(6)} req/s (${q(w.rps, w.baseRps)})  ` +
     `${w.cpuUsPerReq?.toFixed(1) ?? 'n/a'} vs ${w.baseCpuUsPerReq?.toFixed(1) ?? 'n/a'} µs/req (${q(w.cpuUsPerReq, w.baseCpuUsPerReq)})  ` +
     `core ${w.coreBusy === null ? 'n/a' : `${(w.coreBusy * 100).toFixed(0)} %`}` + (w.failures > 0 ? `  FAILED REQUESTS: ${w.failures}` : '')

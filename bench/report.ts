@@ -192,8 +192,13 @@ export function pairedRatios (rounds: RoundSample[], baseRounds: RoundSample[], 
   return out
 }
 
-function rangeOf (xs: number[]): [number, number] | null {
+export function rangeOf (xs: number[]): [number, number] | null {
   return xs.length === 0 ? null : [Math.min(...xs), Math.max(...xs)]
+}
+
+// Failed requests of a contender in the rounds and head to head: any makes its numbers invalid.
+export function totalFailures (s: ContenderSummary): number {
+  return s.failures + (s.paired?.failures ?? 0)
 }
 
 // Judged head to head when that ran (the drift between rounds cancels out there), else on
@@ -205,8 +210,7 @@ export function evaluateTargets (summaries: ContenderSummary[], control: PairedS
     const paired = s.paired === null ? null : t.metric === 'rps' ? s.paired.rpsRatio : s.paired.cpuRatio
     const source = paired !== null ? 'paired' : 'rounds'
     const actual = paired ?? (t.metric === 'rps' ? s.rpsRatio : s.cpuRatio)
-    const failures = s.failures + (s.paired?.failures ?? 0)
-    const pass = actual === null ? null : (t.op === '>=' ? actual >= t.ratio : actual <= t.ratio) && failures === 0
+    const pass = actual === null ? null : (t.op === '>=' ? actual >= t.ratio : actual <= t.ratio) && totalFailures(s) === 0
     const controlRatio = control === null ? null : t.metric === 'rps' ? control.rpsRatio : control.cpuRatio
     const noise = paired === null || controlRatio === null ? null : Math.abs(controlRatio - 1)
     const conclusive = noise === null || actual === null ? null : Math.abs(actual - t.ratio) > noise * t.ratio
@@ -252,16 +256,25 @@ function rows (summaries: ContenderSummary[]): string[][] {
 }
 
 export function formatTable (summaries: ContenderSummary[]): string {
-  const all = [COLUMNS, ...rows(summaries)]
-  const widths = COLUMNS.map((_, i) => Math.max(...all.map((r) => r[i].length)))
-  const line = (r: string[]) => r.map((cell, i) => i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])).join('  ')
-  return [line(COLUMNS), widths.map((w) => '-'.repeat(w)).join('  '), ...rows(summaries).map(line)].join('\n')
+  return textTable(COLUMNS, rows(summaries))
 }
 
 export function markdownTable (summaries: ContenderSummary[]): string {
-  const head = `| ${COLUMNS.join(' | ')} |`
-  const align = `|${COLUMNS.map((_, i) => i === 0 ? ':---' : '---:').join('|')}|`
-  return [head, align, ...rows(summaries).map((r) => `| ${r.join(' | ')} |`)].join('\n')
+  return markdownGrid(COLUMNS, rows(summaries))
+}
+
+// Console table: the first column left-aligned, the numbers right-aligned.
+export function textTable (columns: string[], body: string[][]): string {
+  const all = [columns, ...body]
+  const widths = columns.map((_, i) => Math.max(...all.map((r) => r[i].length)))
+  const line = (r: string[]) => r.map((cell, i) => i === 0 ? cell.padEnd(widths[i]) : cell.padStart(widths[i])).join('  ')
+  return [line(columns), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n')
+}
+
+export function markdownGrid (columns: string[], body: string[][]): string {
+  const head = `| ${columns.join(' | ')} |`
+  const align = `|${columns.map((_, i) => i === 0 ? ':---' : '---:').join('|')}|`
+  return [head, align, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n')
 }
 
 export function formatStatuses (statuses: Record<string, number>): string {
@@ -330,9 +343,10 @@ export function toMarkdown (r: BenchReport): string {
     const caveat = t.conclusive === false ? ` (not conclusive: the control read ${(t.noise! * 100).toFixed(1)} % off)` : ''
     lines.push(`| ${t.label} | ${fmtRatio(t.actual)} | ${how} | ${passLabel(t.pass)}${caveat} |`)
   }
-  const failed = r.contenders.filter((c) => c.failures > 0)
+  const failed = r.contenders.filter((c) => totalFailures(c) > 0).map((c) => `${c.name} ${totalFailures(c)}`)
+  if ((r.control?.failures ?? 0) > 0) failed.push(`the control ${r.control!.failures}`)
   if (failed.length > 0) {
-    lines.push('', `**Failed requests** (non-2xx, errors or timeouts): ${failed.map((c) => `${c.name} ${c.failures}`).join(', ')}. Those numbers are not valid.`)
+    lines.push('', `**Failed requests** (non-2xx, errors or timeouts; rounds and head to head): ${failed.join(', ')}. Those numbers are not valid.`)
   }
   lines.push('', `This run: \`npm run bench${r.settings.quick ? ' -- --quick' : ''}\`. Reproduce with \`npm run bench\` ` +
     '(about 8 min) or `npm run bench -- --quick` (about 1 min, no head to head); `gatehouse-redis` needs Redis on 127.0.0.1:6379. ' +

@@ -8,7 +8,7 @@ import { runLoad } from './load.ts'
 import { machineInfo } from './machine.ts'
 import { parseOptions, UsageError, USAGE, type BenchOptions } from './options.ts'
 import {
-  evaluateTargets, formatStatuses, formatTable, noiseLine, formatTargets, machineLine, settingsLine, summarise, toMarkdown, withRatios,
+  evaluateTargets, totalFailures, formatStatuses, formatTable, noiseLine, formatTargets, machineLine, settingsLine, summarise, toMarkdown, withRatios,
   type BenchReport, type RoundSample, type SkippedContender,
 } from './report.ts'
 import { BASELINE, CONTENDER_ORDER, LOAD_PATH, type ContenderName } from './contenders.ts'
@@ -166,9 +166,9 @@ async function compare (session: Session, opts: BenchOptions): Promise<number> {
   log('')
   log(formatTargets(report.targets))
   for (const s of skipped) log(`not measured: ${s.name}: ${s.reason.split('\n')[0]}`)
-  const failed = summaries.filter((s) => s.failures + (s.paired?.failures ?? 0) > 0)
+  const failed = summaries.filter((s) => totalFailures(s) > 0)
   if (failed.length > 0) {
-    log(`FAILED REQUESTS in: ${failed.map((s) => `${s.name} (${s.failures + (s.paired?.failures ?? 0)})`).join(', ')}; their numbers are not valid`)
+    log(`FAILED REQUESTS in: ${failed.map((s) => `${s.name} (${totalFailures(s)})`).join(', ')}; their numbers are not valid`)
   }
   report.valid = !broken && failed.length === 0 && (control?.failures ?? 0) === 0
   // The contenders' logs tell why; keep them.

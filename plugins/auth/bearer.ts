@@ -5,10 +5,10 @@
 // decoding work (the HTTP server's own limit is the whole 16 KiB header block).
 export const DEFAULT_MAX_TOKEN_BYTES = 8192
 
-// The token, or null when the request carries no bearer credentials at all (no header,
-// or another scheme such as Basic meant for the upstream). '' = "Bearer" with no token.
 const BEARER = 'bearer'
 
+// The token, or null when the request carries no bearer credentials at all (no header,
+// or another scheme such as Basic meant for the upstream). '' = "Bearer" with no token.
 export function bearerToken (header: string | undefined): string | null {
   if (header === undefined || header.length < 6) return null
   // Auth schemes are case-insensitive (RFC 9110 11.1). Letter by letter: `| 0x20` maps

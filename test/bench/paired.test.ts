@@ -4,22 +4,15 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { summarisePaired, pairedRows, formatPairedTable, markdownPairedTable, type PairedWindow } from '../../bench/paired-summary.ts'
 import { runPaired } from '../../bench/paired.ts'
-import { evaluateTargets, summarise, withRatios, toMarkdown, formatTargets, type BenchReport, type RoundSample } from '../../bench/report.ts'
+import { evaluateTargets, summarise, withRatios, toMarkdown, formatTargets, type BenchReport } from '../../bench/report.ts'
 import type { Running, Session } from '../../bench/session.ts'
 import { renderChart } from '../../bench/svg.ts'
+import { roundSample as sample } from '../helpers/bench.ts'
 
 function win (over: Partial<PairedWindow> = {}): PairedWindow {
   return {
     window: 1, durationS: 4, rps: 1000, baseRps: 1000, cpuUsPerReq: 100, baseCpuUsPerReq: 100,
     coreBusy: 1, share: 0.5, failures: 0, timedOut: false, ...over,
-  }
-}
-
-function sample (over: Partial<RoundSample> = {}): RoundSample {
-  return {
-    round: 1, requests: 1000, durationS: 1, rps: 1000, p50Ms: 1, p99Ms: 2, cpuUsPerReq: 100,
-    backendCpuUsPerReq: 30, non2xx: 0, errors: 0, timeouts: 0, warmupFailures: 0, timedOut: false,
-    statuses: {}, otherCores: 0, stealCores: 0, ...over,
   }
 }
 
@@ -105,6 +98,29 @@ test('the report shows the control first, then each proxy head to head, and says
   assert.match(md, /\| gatehouse-none \| 0\.98x \(0\.97-0\.99\) \|/)
   assert.match(md, /\| no policies req\/s >= 0\.95x bare proxy \| 0\.98x \| head to head \| PASS \|/)
   assert.equal(markdownPairedTable(rows).split('\n').length, 2 + 2)
+})
+
+test('failed requests head to head, and in the control, are named in the report, not only in the head-to-head table', () => {
+  const contenders = withRatios([
+    summarise('bare-proxy', 'bare', 'gateway', [sample()]),
+    summarise('gatehouse-redis', 'redis', 'gateway', [sample({ rps: 900 })]),
+  ], 'bare-proxy')
+  // Clean rounds; 23 requests failed in the last head-to-head window.
+  contenders[1] = { ...contenders[1], paired: summarisePaired([win({ rps: 930 }), win({ window: 2, rps: 900, failures: 23 })]) }
+  const control = summarisePaired([win({ failures: 2 })])
+  const report: BenchReport = {
+    date: '2026-01-02T03:04:05.000Z',
+    machine: { cpuModel: 'Test CPU', cores: 2, node: 'v24.0.0', platform: 'Linux', totalMemGb: 4, loadAvg: [0, 0, 0] },
+    settings: { connections: 50, pipelining: 1, warmupS: 1, durationS: 4, rounds: 8, quick: false, loadGenerator: 'autocannon', path: '/api/bench/hello', clkTck: 100, pairedWindows: 2, nodeFlags: [] },
+    pinning: 'pinned with taskset',
+    contenders,
+    skipped: [],
+    targets: evaluateTargets(contenders, control),
+    control,
+    baseline: 'bare-proxy',
+    valid: false,
+  }
+  assert.match(toMarkdown(report), /\*\*Failed requests\*\* .*: gatehouse-redis 23, the control 2\. Those numbers are not valid\./)
 })
 
 test('a head-to-head result nearer the line than the control read off 1.00x is flagged not conclusive', () => {

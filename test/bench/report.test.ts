@@ -4,7 +4,7 @@ import { parseProcStat, parseSystemStat, cpuMicrosPerRequest } from '../../bench
 import { createLatencyHistogram } from '../../bench/latency-histogram.ts'
 import {
   median, ratio, summarise, withRatios, evaluateTargets, markdownTable, toMarkdown, formatTable,
-  type RoundSample, type BenchReport,
+  type BenchReport,
 } from '../../bench/report.ts'
 import { renderChart, escapeXml } from '../../bench/svg.ts'
 import { summariseProfile, moduleOf, type CpuProfile } from '../../bench/profile-summary.ts'
@@ -12,14 +12,7 @@ import { gatehouseConfig, benchToken, JWT_SECRET } from '../../bench/contenders.
 import { parseOptions, UsageError } from '../../bench/options.ts'
 import { resolveConfig, formatProblem } from '../../apps/gateway/config/index.ts'
 import { createVerifier } from 'fast-jwt'
-
-function sample (over: Partial<RoundSample> = {}): RoundSample {
-  return {
-    round: 1, requests: 1000, durationS: 1, rps: 1000, p50Ms: 1, p99Ms: 2, cpuUsPerReq: 100,
-    backendCpuUsPerReq: 30, non2xx: 0, errors: 0, timeouts: 0, warmupFailures: 0, timedOut: false,
-    statuses: {}, otherCores: 0, stealCores: 0, ...over,
-  }
-}
+import { roundSample as sample } from '../helpers/bench.ts'
 
 test('median of odd and even counts, ignoring non-finite values; null when empty', () => {
   assert.equal(median([3, 1, 2]), 2)
