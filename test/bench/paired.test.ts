@@ -4,10 +4,10 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { summarisePaired, pairedRows, formatPairedTable, markdownPairedTable, type PairedWindow } from '../../bench/paired-summary.ts'
 import { runPaired } from '../../bench/paired.ts'
-import { evaluateTargets, summarise, withRatios, toMarkdown, formatTargets, type BenchReport } from '../../bench/report.ts'
+import { evaluateTargets, summarise, withRatios, toMarkdown, formatTargets } from '../../bench/report.ts'
 import type { Running, Session } from '../../bench/session.ts'
 import { renderChart } from '../../bench/svg.ts'
-import { roundSample as sample } from '../helpers/bench.ts'
+import { benchReport, roundSample as sample } from '../helpers/bench.ts'
 
 function win (over: Partial<PairedWindow> = {}): PairedWindow {
   return {
@@ -79,18 +79,7 @@ test('the report shows the control first, then each proxy head to head, and says
   const control = summarisePaired([win({ rps: 1010 }), win({ window: 2, rps: 990 })])
   const rows = pairedRows(contenders, control, 'bare-proxy')
   assert.deepEqual(rows.map((r) => r.name), ['bare-proxy (control: a second copy)', 'gatehouse-none'])
-  const report: BenchReport = {
-    date: '2026-01-02T03:04:05.000Z',
-    machine: { cpuModel: 'Test CPU', cores: 2, node: 'v24.0.0', platform: 'Linux', totalMemGb: 4, loadAvg: [0, 0, 0] },
-    settings: { connections: 50, pipelining: 1, warmupS: 1, durationS: 4, rounds: 8, quick: false, loadGenerator: 'autocannon', path: '/api/bench/hello', clkTck: 100, pairedWindows: 2, nodeFlags: ['--no-memory-reducer'] },
-    pinning: 'pinned with taskset',
-    contenders,
-    skipped: [],
-    targets: evaluateTargets(contenders, control),
-    control,
-    baseline: 'bare-proxy',
-    valid: true,
-  }
+  const report = benchReport(contenders, { control, settings: { pairedWindows: 2, nodeFlags: ['--no-memory-reducer'] } })
   const md = toMarkdown(report)
   assert.match(md, /Head to head: .*2 window\(s\) of 4 s/)
   assert.match(md, /every Node process runs with --no-memory-reducer/)
@@ -108,18 +97,7 @@ test('failed requests head to head, and in the control, are named in the report,
   // Clean rounds; 23 requests failed in the last head-to-head window.
   contenders[1] = { ...contenders[1], paired: summarisePaired([win({ rps: 930 }), win({ window: 2, rps: 900, failures: 23 })]) }
   const control = summarisePaired([win({ failures: 2 })])
-  const report: BenchReport = {
-    date: '2026-01-02T03:04:05.000Z',
-    machine: { cpuModel: 'Test CPU', cores: 2, node: 'v24.0.0', platform: 'Linux', totalMemGb: 4, loadAvg: [0, 0, 0] },
-    settings: { connections: 50, pipelining: 1, warmupS: 1, durationS: 4, rounds: 8, quick: false, loadGenerator: 'autocannon', path: '/api/bench/hello', clkTck: 100, pairedWindows: 2, nodeFlags: [] },
-    pinning: 'pinned with taskset',
-    contenders,
-    skipped: [],
-    targets: evaluateTargets(contenders, control),
-    control,
-    baseline: 'bare-proxy',
-    valid: false,
-  }
+  const report = benchReport(contenders, { control, settings: { pairedWindows: 2 } })
   assert.match(toMarkdown(report), /\*\*Failed requests\*\* .*: gatehouse-redis 23, the control 2\. Those numbers are not valid\./)
 })
 

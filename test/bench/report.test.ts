@@ -4,7 +4,6 @@ import { parseProcStat, parseSystemStat, cpuMicrosPerRequest } from '../../bench
 import { createLatencyHistogram } from '../../bench/latency-histogram.ts'
 import {
   median, ratio, summarise, withRatios, evaluateTargets, markdownTable, toMarkdown, formatTable,
-  type BenchReport,
 } from '../../bench/report.ts'
 import { renderChart, escapeXml } from '../../bench/svg.ts'
 import { summariseProfile, moduleOf, type CpuProfile } from '../../bench/profile-summary.ts'
@@ -12,7 +11,7 @@ import { gatehouseConfig, benchToken, JWT_SECRET } from '../../bench/contenders.
 import { parseOptions, UsageError } from '../../bench/options.ts'
 import { resolveConfig, formatProblem } from '../../apps/gateway/config/index.ts'
 import { createVerifier } from 'fast-jwt'
-import { roundSample as sample } from '../helpers/bench.ts'
+import { benchReport, roundSample as sample } from '../helpers/bench.ts'
 
 test('median of odd and even counts, ignoring non-finite values; null when empty', () => {
   assert.equal(median([3, 1, 2]), 2)
@@ -122,18 +121,7 @@ test('the Markdown table has one row per contender and flags failed requests wit
 
 test('the Markdown report names the machine, the pinning, the targets and how to reproduce', () => {
   const contenders = summaries()
-  const report: BenchReport = {
-    date: '2026-01-02T03:04:05.000Z',
-    machine: { cpuModel: 'Test CPU', cores: 2, node: 'v24.0.0', platform: 'Linux', totalMemGb: 4, loadAvg: [0.1, 0.2, 0.3] },
-    settings: { connections: 50, pipelining: 1, warmupS: 3, durationS: 10, rounds: 3, quick: false, loadGenerator: 'autocannon', path: '/api/bench/hello', clkTck: 100, pairedWindows: 0, nodeFlags: [] },
-    pinning: 'pinned with taskset',
-    contenders,
-    skipped: [{ name: 'fast-gateway', reason: 'not installed' }],
-    targets: evaluateTargets(contenders),
-    control: null,
-    baseline: 'bare-proxy',
-    valid: false,
-  }
+  const report = benchReport(contenders, { skipped: [{ name: 'fast-gateway', reason: 'not installed' }] })
   const md = toMarkdown(report)
   assert.match(md, /Test CPU, 2 cores/)
   assert.match(md, /Node v24\.0\.0/)
