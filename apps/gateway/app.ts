@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream'
 import proxyaddr from 'proxy-addr'
 import { Agent } from 'undici'
 import { inject, type InjectOptions, type Response as InjectResponse } from 'light-my-request'
-import type { GatewayConfig, ServiceConfig } from './config/types.ts'
+import type { GatewayConfig, ServiceConfig } from '../../lib/config-types.ts'
 import { upstreamKey, type GatewayContext } from './context.ts'
 import { buildGeneration, type Generation } from './generation.ts'
 import { buildAdmin } from './admin/index.ts'
@@ -20,7 +20,7 @@ import { createReloader, type Reloader } from './reload/index.ts'
 import { upstreamAgentOptions } from './tls/upstream-agents.ts'
 import { acceptsWebSocket, Tunnels, upgradeResponse } from '../../plugins/websocket/index.ts'
 import { onResponseClosed } from '../../plugins/request-context/index.ts'
-import type { UpstreamState } from './runtime/service-runtime.ts'
+import type { UpstreamState } from '../../lib/service-runtime.ts'
 
 export interface Gateway {
   readonly ctx: GatewayContext

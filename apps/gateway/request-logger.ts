@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Bindings, ChildLoggerOptions, LevelWithSilentOrString, LogFn } from 'pino'
-import { levelEnabled } from './logger.ts'
+import { levelEnabled } from '../../lib/log-level.ts'
 
 // Fastify gives every request a child logger, and pino's child() serialises its bindings
 // each time (about 1 µs per request on the hot path, the profile shows), while nearly

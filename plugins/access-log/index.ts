@@ -2,7 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { GatewayContext } from '../../apps/gateway/context.ts'
 import { observeResponses } from '../request-context/index.ts'
-import { levelEnabled } from '../../apps/gateway/logger.ts'
+import { levelEnabled } from '../../lib/log-level.ts'
 import { performance } from 'node:perf_hooks'
 
 export interface AccessLogPluginOptions {

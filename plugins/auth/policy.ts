@@ -1,6 +1,6 @@
-import type { AuthMode, RouteConfig, ServiceConfig } from '../../apps/gateway/config/types.ts'
+import type { AuthMode, RouteConfig, ServiceConfig } from '../../lib/config-types.ts'
 import { insufficientScopeChallenge } from './challenge.ts'
-import { canonicalPath, compileRouteMatcher, routeMatches, type RouteMatcher } from '../../apps/gateway/runtime/route-match.ts'
+import { canonicalPath, compileRouteMatcher, routeMatches, type RouteMatcher } from '../../lib/route-match.ts'
 
 // What one request must show: built once per generation, never per request.
 export interface Rule {

@@ -1,4 +1,4 @@
-import type { ServiceRuntime, UpstreamState } from '../../apps/gateway/runtime/service-runtime.ts'
+import type { ServiceRuntime, UpstreamState } from '../../lib/service-runtime.ts'
 import * as E from '../errors/errors.ts'
 
 // What a first attempt has tried: nothing (shared, so the hot path allocates no array).

@@ -1,5 +1,5 @@
 import type { GatewayContext } from '../../apps/gateway/context.ts'
-import type { CircuitState, ServiceRuntime, UpstreamState } from '../../apps/gateway/runtime/service-runtime.ts'
+import type { CircuitState, ServiceRuntime, UpstreamState } from '../../lib/service-runtime.ts'
 import { BucketClock } from './bucket-clock.ts'
 import { HealthChecker } from './health-check.ts'
 import { UpstreamBreaker } from './upstream-breaker.ts'

@@ -1,6 +1,6 @@
 import CircuitBreaker from 'opossum'
-import type { CircuitBreakerConfig } from '../../apps/gateway/config/types.ts'
-import type { CircuitState } from '../../apps/gateway/runtime/service-runtime.ts'
+import type { CircuitBreakerConfig } from '../../lib/config-types.ts'
+import type { CircuitState } from '../../lib/service-runtime.ts'
 import type { BucketClock } from './bucket-clock.ts'
 
 // Calls let through at once while half-open; the first answer decides.

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
-import type { GatewayConfig, ServiceConfig } from '../../apps/gateway/config/types.ts'
+import type { GatewayConfig, ServiceConfig } from '../../lib/config-types.ts'
 import { DEFAULT_RATE_LIMIT } from '../../apps/gateway/config/schema.ts'
 import { DEFAULT_CONNECT_TIMEOUT_MS, redisClientOptions } from '../rate-limit/redis-store.ts'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { GatewayContext } from '../../apps/gateway/context.ts'
-import type { ServiceRuntime } from '../../apps/gateway/runtime/service-runtime.ts'
+import type { ServiceRuntime } from '../../lib/service-runtime.ts'
 import { Forbidden } from '../errors/errors.ts'
 import {
   compileCorsPolicy, CORS_RESPONSE_HEADERS, GATEWAY_EXPOSED_HEADERS, originAllowed, preflightProblem,

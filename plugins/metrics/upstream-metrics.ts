@@ -1,4 +1,4 @@
-import type { ServiceRuntime, UpstreamState } from '../../apps/gateway/runtime/service-runtime.ts'
+import type { ServiceRuntime, UpstreamState } from '../../lib/service-runtime.ts'
 import type { UpstreamHooks, UpstreamOutcome } from '../proxy/upstream-dispatcher.ts'
 import type { GatewayMetrics } from './gateway-metrics.ts'
 

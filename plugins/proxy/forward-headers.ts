@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import type { IncomingHttpHeaders } from 'node:http'
-import type { ServiceRuntime } from '../../apps/gateway/runtime/service-runtime.ts'
+import type { ServiceRuntime } from '../../lib/service-runtime.ts'
 
 import { connectionListed } from './connection-header.ts'
 

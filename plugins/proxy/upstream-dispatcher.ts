@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { pipeline, Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
-import type { ServiceRuntime, UpstreamState } from '../../apps/gateway/runtime/service-runtime.ts'
+import type { ServiceRuntime, UpstreamState } from '../../lib/service-runtime.ts'
 import { NOTHING_TRIED, selectUpstream } from '../breaker/balancer.ts'
 import * as E from '../errors/errors.ts'
 import { limitStreamingBody } from './body-limit.ts'

@@ -1,7 +1,7 @@
-import type { RateLimitConfig, RateLimitPolicy, ServiceConfig } from '../../apps/gateway/config/types.ts'
+import type { RateLimitConfig, RateLimitPolicy, ServiceConfig } from '../../lib/config-types.ts'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'
 import { policyHeaders, type PolicyHeaders } from './headers.ts'
-import { canonicalPath, compileRouteMatcher, routeMatches, type RouteMatcher } from '../../apps/gateway/runtime/route-match.ts'
+import { canonicalPath, compileRouteMatcher, routeMatches, type RouteMatcher } from '../../lib/route-match.ts'
 
 // One counter definition: what the hook needs per request, all precomputed.
 export interface Limit {

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ServerResponse } from 'node:http'
-import type { ServiceRuntime } from '../../apps/gateway/runtime/service-runtime.ts'
+import type { ServiceRuntime } from '../../lib/service-runtime.ts'
 import { newTraceContext, parseTraceparent } from './trace-context.ts'
 import { BadRequest } from '../errors/errors.ts'
 import { createEndWatch, endWatchOf } from './request-end.ts'

@@ -2,7 +2,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import https from 'node:https'
 import { isIP, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
-import type { UpstreamTlsConfig } from '../../apps/gateway/config/types.ts'
+import type { UpstreamTlsConfig } from '../../lib/config-types.ts'
 
 // The upstream half of a WebSocket handshake: the client's upgrade request, with the
 // gateway's forwarding headers, sent on a connection of its own (a tunnel holds its

@@ -1,6 +1,6 @@
 import { ServerResponse, type IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
-import type { ServiceRuntime } from '../../apps/gateway/runtime/service-runtime.ts'
+import type { ServiceRuntime } from '../../lib/service-runtime.ts'
 import { normalizeTarget } from '../proxy/normalize-path.ts'
 
 // An HTTP upgrade reaches the public server as its 'upgrade' event (socket + head), not

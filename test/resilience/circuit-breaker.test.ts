@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { baseConfig, createGateway } from '../helpers/gateway.ts'
-import { metricValue, quickBreaker, switchableUpstream, upstreamState } from './support.ts'
+import { metricValue, quickBreaker, switchableUpstream, upstreamState, breakerOf } from './support.ts'
 
 const ADMIN_TOKEN = 'resilience-test-admin-token'
 
@@ -66,7 +66,7 @@ test('half-open lets one probe through; its success closes the breaker', async (
   const up = await switchableUpstream(t, 'fail')
   const gw = await gatewayWithBreaker(t, up.origin, { volumeThreshold: 2, resetTimeout: '200ms' })
   const state = upstreamState(gw, 'users', up.origin)
-  const halfOpen = once(state.breaker!.opossum, 'halfOpen')
+  const halfOpen = once(breakerOf(state).opossum, 'halfOpen')
   for (let i = 0; i < 2; i++) await gw.inject('/api/users/1')
   assert.equal(state.circuit, 'open')
   assert.equal((await gw.inject('/api/users/1')).statusCode, 503)
@@ -89,7 +89,7 @@ test('half-open lets one probe through; its success closes the breaker', async (
   assert.equal(up.calls, 3, 'two failures and the probe reached the upstream, the refused request did not')
   assert.equal(state.circuit, 'open', 'a failed probe re-opens the breaker')
 
-  await once(state.breaker!.opossum, 'halfOpen')
+  await once(breakerOf(state).opossum, 'halfOpen')
   assert.equal((await gw.inject('/api/users/3')).statusCode, 200)
   assert.equal(state.circuit, 'closed', 'a successful probe closes it')
   assert.equal((await gw.inject('/api/users/4')).statusCode, 200)
@@ -104,7 +104,7 @@ test('a recovered breaker starts from a clean window: one failure after recovery
   const up = await switchableUpstream(t, 'fail')
   const gw = await gatewayWithBreaker(t, up.origin, { volumeThreshold: 3, resetTimeout: '200ms' })
   const state = upstreamState(gw, 'users', up.origin)
-  const halfOpen = once(state.breaker!.opossum, 'halfOpen')
+  const halfOpen = once(breakerOf(state).opossum, 'halfOpen')
   for (let i = 0; i < 3; i++) await gw.inject('/api/users/1')
   assert.equal(state.circuit, 'open')
   await halfOpen

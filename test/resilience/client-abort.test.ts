@@ -8,7 +8,7 @@ import { request } from 'undici'
 import { createUpstream, echo } from '../helpers/upstream.ts'
 import { claims, createAuthGateway, ISSUER, AUDIENCE, jwkOf, rsaKeyPair, signWith } from '../auth/fixtures.ts'
 import { baseConfig, createGateway } from '../helpers/gateway.ts'
-import { quickBreaker, switchableUpstream, upstreamState } from './support.ts'
+import { quickBreaker, switchableUpstream, upstreamState, breakerOf } from './support.ts'
 
 function connections (server: http.Server): Promise<number> {
   return new Promise((resolve, reject) => server.getConnections((err, n) => err ? reject(err) : resolve(n)))
@@ -30,7 +30,7 @@ test('a client abort before the upstream answers aborts the upstream call: no op
   assert.equal(await connections(up.server), 0, 'the gateway closed its upstream socket')
   assert.equal(upstreamState(gw, 'slow', up.origin).inflight, 0)
   assert.equal(up.calls, 1, 'an abort is not retried')
-  const stats = upstreamState(gw, 'slow', up.origin).breaker!.opossum.stats
+  const stats = breakerOf(upstreamState(gw, 'slow', up.origin)).opossum.stats
   assert.equal(stats.failures + stats.successes, 0, 'an abort is neither a breaker failure nor a success')
 })
 
@@ -64,7 +64,7 @@ test('a half-open probe the client aborts gives its probe slot back: the next re
   const gw = await createGateway(t, baseConfig([{ name: 'users', prefix: '/api/users', upstreams: [up.origin], retries: 0,
     circuitBreaker: quickBreaker({ volumeThreshold: 2, resetTimeout: '200ms' }) }]), { listen: true })
   const state = upstreamState(gw, 'users', up.origin)
-  const halfOpen = once(state.breaker!.opossum, 'halfOpen')
+  const halfOpen = once(breakerOf(state).opossum, 'halfOpen')
   for (let i = 0; i < 2; i++) await (await request(`${gw.url}/api/users/1`)).body.dump()
   assert.equal(state.circuit, 'open')
   await halfOpen
@@ -73,12 +73,12 @@ test('a half-open probe the client aborts gives its probe slot back: the next re
   const controller = new AbortController()
   const probe = request(`${gw.url}/api/users/probe`, { signal: controller.signal })
   const upstreamReq = await up.nextRequest()
-  assert.equal(state.breaker!.probing, 1)
+  assert.equal(breakerOf(state).probing, 1)
   const closed = once(upstreamReq.socket, 'close')
   controller.abort()
   await assert.rejects(probe)
   await closed
-  assert.equal(state.breaker!.probing, 0, 'no leaked probe slot')
+  assert.equal(breakerOf(state).probing, 0, 'no leaked probe slot')
   assert.equal(state.circuit, 'half-open', 'an abort decides nothing')
 
   up.behaviour = 'ok'

@@ -4,7 +4,7 @@ import pino from 'pino'
 import type { FastifyBaseLogger } from 'fastify'
 import { buildGateway } from '../../apps/gateway/app.ts'
 import { baseConfig, createGateway, resolveOrThrow } from '../helpers/gateway.ts'
-import { metricValue, quickBreaker, switchableUpstream, upstreamState, waitFor } from './support.ts'
+import { metricValue, quickBreaker, switchableUpstream, upstreamState, waitFor, breakerOf, healthOf } from './support.ts'
 
 test('an unchanged service keeps its open breaker (and its health) across applyServices; changed and removed upstreams are shut down', async (t) => {
   const users = await switchableUpstream(t, 'fail')
@@ -32,7 +32,7 @@ test('an unchanged service keeps its open breaker (and its health) across applyS
 
   assert.equal(upstreamState(gw, 'users', users.origin), usersState, 'the same state object carries over')
   assert.equal(usersState.circuit, 'open')
-  assert.equal(usersState.breaker!.opossum.opened, true)
+  assert.equal(breakerOf(usersState).opossum.opened, true)
   const res = await gw.inject('/api/users/1')
   assert.equal(res.statusCode, 503)
   assert.equal(res.json().code, 'GW_CIRCUIT_OPEN')
@@ -41,12 +41,12 @@ test('an unchanged service keeps its open breaker (and its health) across applyS
 
   const ordersAfter = upstreamState(gw, 'orders', orders.origin)
   assert.notEqual(ordersAfter, ordersBefore, 'a changed breaker config gets a new breaker')
-  assert.equal(ordersBefore.breaker!.opossum.isShutdown, true, 'the replaced breaker is shut down')
-  assert.equal(ordersAfter.breaker!.config.volumeThreshold, 7)
+  assert.equal(breakerOf(ordersBefore).opossum.isShutdown, true, 'the replaced breaker is shut down')
+  assert.equal(breakerOf(ordersAfter).config.volumeThreshold, 7)
   assert.equal(await metricValue(gw, 'gatehouse_circuit_state', { service: 'orders', upstream: orders.origin }), 0, 'its series stays')
 
-  assert.equal(catalogBefore.breaker!.opossum.isShutdown, true, 'the removed upstream\'s breaker is shut down')
-  assert.equal(catalogBefore.health!.active, false, 'and its health check stopped')
+  assert.equal(breakerOf(catalogBefore).opossum.isShutdown, true, 'the removed upstream\'s breaker is shut down')
+  assert.equal(healthOf(catalogBefore).active, false, 'and its health check stopped')
   assert.equal(await metricValue(gw, 'gatehouse_circuit_state', { service: 'catalog', upstream: catalog.origin }), undefined)
   assert.equal(await metricValue(gw, 'gatehouse_upstream_up', { service: 'catalog', upstream: catalog.origin }), undefined)
   // Its health timer is gone: while users is checked twice more, catalog never is (counted
@@ -69,9 +69,9 @@ test('gateway.close() stops every breaker and health-check timer', async (t) => 
   t.after(async () => { if (!closed) await gateway.close() })
   await waitFor('a health check', () => up.requests.length > 0)
   const state = gateway.current().services[0]!.upstreams[0]!
-  assert.equal(state.health!.active, true)
+  assert.equal(healthOf(state).active, true)
   await gateway.close()
   closed = true
-  assert.equal(state.breaker!.opossum.isShutdown, true)
-  assert.equal(state.health!.active, false, 'no health check running or scheduled')
+  assert.equal(breakerOf(state).opossum.isShutdown, true)
+  assert.equal(healthOf(state).active, false, 'no health check running or scheduled')
 })

@@ -2,7 +2,9 @@ import type http from 'node:http'
 import type { TestContext } from 'node:test'
 import { createUpstream, type Upstream } from '../helpers/upstream.ts'
 import type { TestGateway } from '../helpers/gateway.ts'
-import type { UpstreamState } from '../../apps/gateway/runtime/service-runtime.ts'
+import type { UpstreamState } from '../../lib/service-runtime.ts'
+import type { UpstreamBreaker } from '../../plugins/breaker/upstream-breaker.ts'
+import type { HealthChecker } from '../../plugins/breaker/health-check.ts'
 
 export type Behaviour = 'ok' | 'fail' | 'not-found' | 'hang' | 'reset'
 
@@ -78,3 +80,15 @@ export async function metricValue (gw: TestGateway, name: string, labels: Record
 
 export const quickBreaker = (over: Record<string, unknown> = {}) =>
   ({ timeout: '5s', errorThresholdPercentage: 50, volumeThreshold: 4, resetTimeout: '200ms', ...over })
+
+// The breaker and health check the breaker plugin put on an upstream's state (lib only
+// knows them by the handle the request path uses), for tests that watch their internals.
+export function breakerOf (state: UpstreamState): UpstreamBreaker {
+  if (state.breaker === null) throw new Error(`${state.origin} has no breaker`)
+  return state.breaker as UpstreamBreaker
+}
+
+export function healthOf (state: UpstreamState): HealthChecker {
+  if (state.health === null) throw new Error(`${state.origin} has no health check`)
+  return state.health as HealthChecker
+}

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { closedPort } from '../helpers/upstream.ts'
 import { baseConfig, createGateway } from '../helpers/gateway.ts'
-import { quickBreaker, switchableUpstream, upstreamState } from './support.ts'
+import { quickBreaker, switchableUpstream, upstreamState, breakerOf } from './support.ts'
 
 test('an upstream hanging past circuitBreaker.timeout answers 504, the upstream sees its connection closed, and the breaker counts it', async (t) => {
   const up = await switchableUpstream(t, 'hang')
@@ -24,8 +24,8 @@ test('an upstream hanging past circuitBreaker.timeout answers 504, the upstream 
   assert.equal(up.calls, 1, 'a timeout is never retried: the upstream had the request')
 
   const state = upstreamState(gw, 'slow', up.origin)
-  assert.equal(state.breaker!.opossum.stats.timeouts, 1)
-  assert.equal(state.breaker!.opossum.stats.failures, 1)
+  assert.equal(breakerOf(state).opossum.stats.timeouts, 1)
+  assert.equal(breakerOf(state).opossum.stats.failures, 1)
   assert.equal((await gw.inject('/api/slow/2')).statusCode, 504)
   assert.equal(state.circuit, 'open', 'two timeouts reach volumeThreshold 2 and open it')
   assert.equal((await gw.inject('/api/slow/3')).json().code, 'GW_CIRCUIT_OPEN')

@@ -1,4 +1,4 @@
-import type { ServiceRuntime } from '../runtime/service-runtime.ts'
+import type { ServiceRuntime } from '../../../lib/service-runtime.ts'
 
 // The admin view of a service: what it routes, where to, and the policy it enforces.
 export function describeService (svc: ServiceRuntime) {

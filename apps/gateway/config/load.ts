@@ -9,7 +9,7 @@ import { resolveService } from './resolve-service.ts'
 import { GatewaySchema, ServiceSchema, type RawService } from './schema.ts'
 import { checkServiceSet, impliedRateLimit, servicesDirLabel } from './service-set.ts'
 import { firstPerPath, hasShape, normalize, schemaProblems } from './validate.ts'
-import type { ConfigProblem, GatewayConfig, ServiceConfig } from './types.ts'
+import type { ConfigProblem, GatewayConfig, ServiceConfig } from '../../../lib/config-types.ts'
 
 // Raw tree -> resolved config, and the file-reading around it. Every problem is
 // collected (never only the first), each with its file and key path.

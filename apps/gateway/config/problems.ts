@@ -1,4 +1,4 @@
-import type { ConfigProblem } from './types.ts'
+import type { ConfigProblem } from '../../../lib/config-types.ts'
 
 // A problem before it is attributed to a file: loaders stamp the file on at the end.
 export interface PathProblem {

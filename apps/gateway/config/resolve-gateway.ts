@@ -11,7 +11,7 @@ import {
   ServerSchema, ServiceSchema, TRUST_PROXY_HINT,
   type RawGateway, type RawService
 } from './schema.ts'
-import type { GatewayConfig, JwtConfig, RateLimitConfig, ServerConfig, ServiceConfig } from './types.ts'
+import type { GatewayConfig, JwtConfig, RateLimitConfig, ServerConfig, ServiceConfig } from '../../../lib/config-types.ts'
 import { algorithmsForKey } from '../../../plugins/auth/key-algorithms.ts'
 
 // The main config's sections, each resolved when its shape (types, required keys)

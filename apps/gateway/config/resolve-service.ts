@@ -12,7 +12,7 @@ import { parseDuration, parseSize } from './units.ts'
 import type {
   CacheConfig, CircuitBreakerConfig, CorsConfig, HealthCheckConfig, IpAccessConfig, RateLimitPolicy, RouteConfig,
   ServiceConfig, UpstreamTlsConfig
-} from './types.ts'
+} from '../../../lib/config-types.ts'
 
 // One schema-valid raw service to its resolved form. Semantic problems are reported
 // (path relative to `base`); the returned value is only meaningful when none were.

@@ -3,7 +3,7 @@ import { DURATION_HINT, DURATION_PATTERN, SIZE_HINT, SIZE_PATTERN } from './unit
 import type {
   CacheConfig, CircuitBreakerConfig, CorsConfig, HealthCheckConfig, RateLimitConfig, ServerConfig,
   TimeoutsConfig
-} from './types.ts'
+} from '../../../lib/config-types.ts'
 
 // The raw YAML, key for key as in SPEC.md "Configuration". Every object is closed
 // (additionalProperties: false): a typo such as `rateLimt` must fail, not silently

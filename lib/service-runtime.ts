@@ -1,9 +1,23 @@
-import type { GatewayConfig, ServiceConfig } from '../config/types.ts'
-import type { UpstreamBreaker } from '../../../plugins/breaker/upstream-breaker.ts'
-import type { HealthChecker } from '../../../plugins/breaker/health-check.ts'
+import type { GatewayConfig, ServiceConfig } from './config-types.ts'
 import type { Dispatcher } from 'undici'
 
 export type CircuitState = 'closed' | 'half-open' | 'open'
+
+// What the request path asks of an upstream's breaker (plugins/breaker implements it);
+// declared here so that the upstream state needs nothing from the plugin that drives it.
+export interface UpstreamBreakerHandle {
+  admits: () => boolean
+  enter: () => boolean
+  success: (probe: boolean) => void
+  failure: (probe: boolean, timeout: boolean) => void
+  abandon: (probe: boolean) => void
+  retryAfterSeconds: (now?: number) => number
+  shutdown: () => void
+}
+
+export interface HealthCheckHandle {
+  stop: () => void
+}
 
 // Live state of one upstream origin of one service. It outlives config generations:
 // a reload that leaves the service's upstream unchanged hands the same object to the
@@ -20,8 +34,8 @@ export interface UpstreamState {
   circuit: CircuitState
   // Set by plugins/breaker when a generation first uses this upstream; null when the
   // service has `circuitBreaker: false` (or before it is attached).
-  breaker: UpstreamBreaker | null
-  health: HealthChecker | null
+  breaker: UpstreamBreakerHandle | null
+  health: HealthCheckHandle | null
   // The service's own TLS Agent (`upstreamTls`: CA, rejectUnauthorized), used for its
   // calls and health checks; null = the gateway's shared Agent. Closed with the state.
   agent: Dispatcher | null

@@ -1,4 +1,4 @@
-import type { RouteConfig } from '../config/types.ts'
+import type { RouteConfig } from './config-types.ts'
 
 // Matching a request against a service's `routes[]` (SPEC: `path` is a public path under
 // the prefix, a final `/*` matches one or more further segments, `methods` defaults to
