@@ -15,7 +15,7 @@ import { createRateLimitStore } from '../../plugins/rate-limit/index.ts'
 import { upstreamMetricsHooks } from '../../plugins/metrics/upstream-metrics.ts'
 import { createResilience } from '../../plugins/breaker/index.ts'
 import { createCacheStores } from '../../plugins/cache/stores.ts'
-import { impliedRateLimit } from './config/index.ts'
+import { DEFAULT_RATE_LIMIT, impliedRateLimit } from './config/index.ts'
 import { createReloader, type Reloader } from './reload/index.ts'
 import { upstreamAgentOptions } from './tls/upstream-agents.ts'
 import { acceptsWebSocket, Tunnels, upgradeResponse } from '../../plugins/websocket/index.ts'
@@ -85,7 +85,8 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
     state: { listening: false, draining: false },
     rateLimitStore: null,
     auth: config.auth.jwt === null ? null : createKeySource(config.auth.jwt, logger, options.auth),
-    cacheStores: createCacheStores(() => ctx),
+    // The cache's Redis settings are rateLimit.redis, or their defaults.
+    cacheStores: createCacheStores(() => ({ rateLimit: ctx.config.rateLimit ?? { ...DEFAULT_RATE_LIMIT, default: null }, logger, metrics: ctx.metrics })),
     websockets: new Tunnels(),
   }
   // The first JWKS load (bounded by its fetch timeout; a failure is logged, not fatal).

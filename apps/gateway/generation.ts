@@ -62,24 +62,24 @@ export async function buildGeneration (ctx: GatewayContext, services: ServiceCon
   // Plugin order (DEVELOPERS.md): metrics -> auth -> rate limit -> breaker -> proxy.
   // Each policy plugin takes { ctx, services } and registers root-scope onRequest hooks.
   // [metrics + access log: plugins/metrics, plugins/access-log]
-  await app.register(metricsPlugin, { ctx })
-  await app.register(accessLogPlugin, { ctx })
+  await app.register(metricsPlugin, { metrics: ctx.metrics })
+  await app.register(accessLogPlugin, { enabled: config.logging.access })
   // [edge: plugins/ip-access, plugins/cache, plugins/cors] (order matters, see each):
   // ip access is the first policy hook: a refused address gets 403 before anything else.
-  await app.register(ipAccessPlugin, { ctx, services: runtimes })
+  await app.register(ipAccessPlugin, { global: config.ipAccess, services: runtimes })
   // The cache looks up in preHandler, i.e. after every onRequest policy (ip access, auth,
   // rate limit) and right before the proxy; it is registered here so that its onSend
   // (storing the upstream response) runs before CORS and compression change the response.
-  await app.register(cachePlugin, { ctx, services: runtimes })
+  await app.register(cachePlugin, { stores: ctx.cacheStores, requests: ctx.metrics.cacheRequests, services: runtimes })
   // CORS preflights are answered in onRequest, before auth and rate limit (no token needed,
   // never counted, never proxied).
-  await app.register(corsPlugin, { ctx, services: runtimes })
+  await app.register(corsPlugin, { services: runtimes })
   // [auth: plugins/auth]
-  await app.register(authPlugin, { ctx, services: runtimes })
+  await app.register(authPlugin, { keys: ctx.auth, failures: ctx.metrics.authFailures, services: runtimes })
   // [rate limit: plugins/rate-limit]
-  await app.register(rateLimitPlugin, { ctx, services: runtimes })
+  await app.register(rateLimitPlugin, { config: config.rateLimit, store: ctx.rateLimitStore, metrics: ctx.metrics, services: runtimes })
   // [compression: plugins/compression] the last onSend hook: it encodes the final body.
-  await app.register(compressionPlugin, { ctx })
+  await app.register(compressionPlugin, { config: config.compression })
   // [breaker: gates upstream calls through ctx.upstreamHooks, set up in app.ts]
   await app.register(proxyPlugin, {
     services: runtimes,
@@ -87,7 +87,12 @@ export async function buildGeneration (ctx: GatewayContext, services: ServiceCon
     forwardAuthorization: config.auth.jwt?.forwardAuthorization ?? true,
     isTrustedPeer: ctx.isTrustedPeer,
     // WebSocket upgrades of `websocket: true` services (plugins/websocket).
-    ctx,
+    websocket: {
+      upstreamHooks: ctx.upstreamHooks,
+      connections: ctx.metrics.websocketConnections,
+      timeouts: config.server.timeouts,
+      tunnels: ctx.websockets,
+    },
   })
   await app.ready()
   return { app, services: runtimes }

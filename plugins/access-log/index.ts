@@ -1,12 +1,12 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { GatewayContext } from '../../apps/gateway/context.ts'
 import { observeResponses } from '../request-context/index.ts'
 import { levelEnabled } from '../../lib/log-level.ts'
 import { performance } from 'node:perf_hooks'
 
 export interface AccessLogPluginOptions {
-  ctx: GatewayContext
+  // `logging.access`: false = no line per request (and no hook).
+  enabled: boolean
 }
 
 declare module 'fastify' {
@@ -62,7 +62,7 @@ export function accessLogLine (request: FastifyRequest, status: number): AccessL
 // One JSON line per request at info, through the request's logger (it carries reqId).
 // `logging.access: false`, or a level above info, registers nothing: no per-request cost.
 async function accessLogPlugin (app: FastifyInstance, opts: AccessLogPluginOptions) {
-  if (!opts.ctx.config.logging.access || !levelEnabled(app.log, 'info')) return
+  if (!opts.enabled || !levelEnabled(app.log, 'info')) return
 
   // Node drops req.socket once a connection is closed (a client that left, a request
   // whose unread body made Node close it after the answer), and the ip with it: read it

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { TokenError } from 'fast-jwt'
-import type { GatewayContext } from '../../apps/gateway/context.ts'
+import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'
 import type { ServiceRuntime } from '../../lib/service-runtime.ts'
 import { bearerToken, DEFAULT_MAX_TOKEN_BYTES } from './bearer.ts'
 import { insufficientScope, invalidToken, missingToken, type FailureReason } from './challenge.ts'
@@ -13,7 +13,10 @@ import type { Verify } from './verifier.ts'
 export { createKeySource, type AuthKeyOptions, type KeySource } from './key-source.ts'
 
 export interface AuthPluginOptions {
-  ctx: GatewayContext
+  // Verification keys (and the JWKS cache), kept for the gateway's lifetime; null
+  // without auth.jwt.
+  keys: KeySource | null
+  failures: GatewayMetrics['authFailures']
   services: ServiceRuntime[]
   maxTokenBytes?: number
 }
@@ -28,17 +31,16 @@ interface CompiledPolicy extends ServicePolicy {
 
 // JWT authentication and scope authorization (SPEC: auth.jwt, per-service auth/scopes,
 // routes[]). Runs in onRequest, before rate limits and before any body byte is read.
-// Keys (and the JWKS cache) live in ctx.auth for the gateway's lifetime; the policies
+// Keys (and the JWKS cache) live as long as the gateway (opts.keys); the policies
 // below are compiled once per generation.
 async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions) {
-  const { ctx } = opts
-  const keys: KeySource | null = ctx.auth
+  const { keys } = opts
   const maxTokenBytes = opts.maxTokenBytes ?? DEFAULT_AUTH_OPTIONS.maxTokenBytes
   const policies = new Map<ServiceRuntime, CompiledPolicy>()
   for (const svc of opts.services) {
     const policy = compilePolicy(svc.config)
     if (policy === null) continue
-    const c = ctx.metrics.authFailures
+    const c = opts.failures
     policies.set(svc, {
       ...policy,
       failures: {

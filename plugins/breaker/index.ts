@@ -1,4 +1,6 @@
-import type { GatewayContext } from '../../apps/gateway/context.ts'
+import type { FastifyBaseLogger } from 'fastify'
+import type { Dispatcher } from 'undici'
+import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'
 import type { CircuitState, ServiceRuntime, UpstreamState } from '../../lib/service-runtime.ts'
 import { BucketClock } from './bucket-clock.ts'
 import { HealthChecker } from './health-check.ts'
@@ -24,13 +26,20 @@ interface Managed {
   labels: { service: string; upstream: string }
 }
 
-// Not a Fastify plugin: breakers and health checks live as long as their upstream state
-// (GatewayContext.upstreams), across generations, and gate calls inside the upstream
+export interface ResilienceOptions {
+  metrics: GatewayMetrics
+  logger: FastifyBaseLogger
+  // The shared upstream pool, for health checks of upstreams without a TLS Agent of their own.
+  agent: Dispatcher
+}
+
+// Not a Fastify plugin: breakers and health checks live as long as their upstream state,
+// across generations, and gate calls inside the upstream
 // dispatcher (plugins/proxy/upstream-dispatcher.ts), which reads UpstreamState.breaker/up.
-export function createResilience (ctx: GatewayContext): Resilience {
+export function createResilience (opts: ResilienceOptions): Resilience {
   const clock = new BucketClock()
   const managed = new Map<UpstreamState, Managed>()
-  const { metrics, logger } = ctx
+  const { metrics, logger } = opts
 
   function attachUpstream (svc: ServiceRuntime, state: UpstreamState) {
     const labels = { service: svc.name, upstream: state.origin }
@@ -64,7 +73,7 @@ export function createResilience (ctx: GatewayContext): Resilience {
     metrics.upstreamUp.set(labels, 1)
     if (cfg.healthCheck !== null) {
       const health = new HealthChecker({
-        agent: state.agent ?? ctx.agent, // a service's own TLS Agent (upstreamTls) when it has one
+        agent: state.agent ?? opts.agent, // a service's own TLS Agent (upstreamTls) when it has one
         origin: state.origin,
         config: cfg.healthCheck,
         onChange (up, reason) {

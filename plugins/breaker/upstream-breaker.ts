@@ -1,13 +1,10 @@
 import CircuitBreaker from 'opossum'
 import type { CircuitBreakerConfig } from '../../lib/config-types.ts'
 import type { CircuitState } from '../../lib/service-runtime.ts'
-import type { BucketClock } from './bucket-clock.ts'
+import { DEFAULT_ROLLING_BUCKETS, DEFAULT_ROLLING_WINDOW_MS, type BucketClock } from './bucket-clock.ts'
 
 // Calls let through at once while half-open; the first answer decides.
 export const DEFAULT_HALF_OPEN_PROBES = 1
-// opossum's defaults: a 10 s statistical window in 10 buckets of 1 s.
-export const DEFAULT_ROLLING_WINDOW_MS = 10_000
-export const DEFAULT_ROLLING_BUCKETS = 10
 
 export interface UpstreamBreakerOptions {
   config: CircuitBreakerConfig

@@ -1,7 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { pipeline, type Readable } from 'node:stream'
-import type { GatewayContext } from '../../apps/gateway/context.ts'
+import type { CacheStores } from './stores.ts'
+import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'
 import type { ServiceRuntime } from '../../lib/service-runtime.ts'
 import { CaptureStream } from './capture.ts'
 import { requestHeaderValue, storedHeaders, varyMatches, type CacheEntry } from './entry.ts'
@@ -16,7 +17,9 @@ export type { CacheEntry } from './entry.ts'
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024
 
 export interface CachePluginOptions {
-  ctx: GatewayContext
+  // Gateway-lifetime stores: entries of unchanged services survive reloads.
+  stores: CacheStores
+  requests: GatewayMetrics['cacheRequests']
   services: ServiceRuntime[]
   maxBodyBytes?: number
 }
@@ -74,15 +77,14 @@ declare module 'fastify' {
 // others wait (at most the upstream budget) and are answered from its response; when that
 // response cannot be stored or never completes, each goes upstream itself.
 async function cachePlugin (app: FastifyInstance, opts: CachePluginOptions) {
-  const { ctx } = opts
-  const stores = ctx.cacheStores
+  const { stores } = opts
   stores.retainOnly(opts.services.map((s) => s.config))
   const table = new Map<ServiceRuntime, ServiceCache>()
   for (const svc of opts.services) {
     const cache = svc.config.cache
     if (cache === null) continue
     const { store, flights } = stores.forService(svc.config)
-    const counter = ctx.metrics.cacheRequests
+    const counter = opts.requests
     table.set(svc, {
       store,
       flights,

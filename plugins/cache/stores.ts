@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
-import type { GatewayConfig, ServiceConfig } from '../../lib/config-types.ts'
-import { DEFAULT_RATE_LIMIT } from '../../apps/gateway/config/schema.ts'
+import type { RateLimitConfig, ServiceConfig } from '../../lib/config-types.ts'
 import { DEFAULT_CONNECT_TIMEOUT_MS, redisClientOptions } from '../rate-limit/redis-store.ts'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'
 import { MemoryCacheStore } from './memory-store.ts'
@@ -18,7 +17,7 @@ export interface ServiceCacheStore {
   flights: Map<string, Flight>
 }
 
-// Gateway-lifetime cache state (GatewayContext.cacheStores). A generation asks for the
+// Gateway-lifetime cache state. A generation asks for the
 // store of each cached service; an unchanged service (same name, cache settings,
 // upstreams and rewrite) gets the one it had, entries included, so a reload keeps the
 // cache. Redis-backed stores share one connection, made on first use.
@@ -31,10 +30,11 @@ export interface CacheStores {
   close: () => Promise<void>
 }
 
-// Read when a store is made (the config in force then): the gateway context, which does
-// not exist yet when this object is created as one of its fields.
+// Read when a store is made (the config in force then). No Redis key of its own: the
+// cache uses rateLimit.redis (url, timeout, keyPrefix), or its defaults without a
+// rateLimit section.
 export interface CacheStoreDeps {
-  config: GatewayConfig
+  rateLimit: RateLimitConfig
   logger: FastifyBaseLogger
   metrics: GatewayMetrics
 }
@@ -53,9 +53,7 @@ export function createCacheStores (context: () => CacheStoreDeps,
   function redisClient (): Redis {
     if (redis !== null) return redis
     const deps = context()
-    // No Redis key of its own: the cache uses rateLimit.redis (url, timeout, keyPrefix),
-    // with the defaults when there is no rateLimit section.
-    const rl = deps.config.rateLimit ?? { ...DEFAULT_RATE_LIMIT, default: null }
+    const rl = deps.rateLimit
     const client = new Redis(rl.redis.url, {
       ...redisClientOptions({ config: rl, logger: deps.logger, metrics: deps.metrics }),
       connectionName: 'gatehouse-cache',
@@ -83,7 +81,7 @@ export function createCacheStores (context: () => CacheStoreDeps,
       const cache = service.cache!
       let store: CacheStore
       if (cache.store === 'redis') {
-        const rl = context().config.rateLimit ?? { ...DEFAULT_RATE_LIMIT, default: null }
+        const rl = context().rateLimit
         const digest = createHash('sha256').update(id).digest('base64url').slice(0, 16)
         store = new RedisCacheStore(redisClient(), `${rl.redis.keyPrefix}_cache:${service.name}:${digest}:`)
       } else {

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { pipeline, type Readable } from 'node:stream'
-import type { GatewayContext } from '../../apps/gateway/context.ts'
+import type { GatewayConfig } from '../../lib/config-types.ts'
 import { appendVary } from '../cors/vary.ts'
 import { encoderFor, SYNC_LIMIT_BYTES } from './encoders.ts'
 import { forbidsTransform, isCompressibleType, statusAllowsBody } from './eligibility.ts'
@@ -10,7 +10,7 @@ import { createNegotiator } from './negotiate.ts'
 export { choose as chooseEncoding } from './negotiate.ts'
 
 export interface CompressionPluginOptions {
-  ctx: GatewayContext
+  config: GatewayConfig['compression']
 }
 
 function noop () {}
@@ -27,7 +27,7 @@ function noop () {}
 // upstream did not encode it, its type is text-like, it has a body (not HEAD, 1xx, 204,
 // 206, 304), `no-transform` is absent, and its length is unknown or at least `threshold`.
 async function compressionPlugin (app: FastifyInstance, opts: CompressionPluginOptions) {
-  const config = opts.ctx.config.compression
+  const config = opts.config
   if (config === false) return
   const encodings = config.encodings.filter((e) => encoderFor(e) !== undefined)
   if (encodings.length === 0) return

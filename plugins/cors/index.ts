@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import type { GatewayContext } from '../../apps/gateway/context.ts'
 import type { ServiceRuntime } from '../../lib/service-runtime.ts'
 import { Forbidden } from '../errors/errors.ts'
 import {
@@ -13,7 +12,6 @@ export { compileCorsPolicy, type CorsPolicy } from './policy.ts'
 export { appendVary, varyIncludes } from './vary.ts'
 
 export interface CorsPluginOptions {
-  ctx: GatewayContext
   services: ServiceRuntime[]
 }
 

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import type { GatewayContext } from '../../apps/gateway/context.ts'
+import type { IpAccessConfig } from '../../lib/config-types.ts'
 import type { ServiceRuntime } from '../../lib/service-runtime.ts'
 import { Forbidden } from '../errors/errors.ts'
 import { compileIpRules, isAllowed, type IpRules } from './ip-rules.ts'
@@ -8,7 +8,8 @@ import { compileIpRules, isAllowed, type IpRules } from './ip-rules.ts'
 export { compileIpRules, isAllowed, type IpRules } from './ip-rules.ts'
 
 export interface IpAccessPluginOptions {
-  ctx: GatewayContext
+  // The gateway-wide lists (`ipAccess`), checked before any service's own.
+  global: IpAccessConfig | null
   services: ServiceRuntime[]
 }
 
@@ -18,7 +19,7 @@ export interface IpAccessPluginOptions {
 // client cannot talk its way past a list by writing the header itself. The first policy
 // hook: a refused client is answered 403 before auth, rate limits or CORS spend anything.
 async function ipAccessPlugin (app: FastifyInstance, opts: IpAccessPluginOptions) {
-  const global = compileIpRules(opts.ctx.config.ipAccess)
+  const global = compileIpRules(opts.global)
   const perService = new Map<ServiceRuntime, IpRules>()
   for (const svc of opts.services) {
     const rules = compileIpRules(svc.config.ipAccess)

@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { GatewayContext } from '../../apps/gateway/context.ts'
+import type { GatewayMetrics } from './gateway-metrics.ts'
 import { UNMATCHED_SERVICE } from './gateway-metrics.ts'
 import { createHttpSeries } from './http-series.ts'
 import { observeResponses } from '../request-context/index.ts'
@@ -10,7 +10,7 @@ export { createGatewayMetrics, UNMATCHED_SERVICE, LATENCY_BUCKETS, type GatewayM
 export { upstreamMetricsHooks } from './upstream-metrics.ts'
 
 export interface MetricsPluginOptions {
-  ctx: GatewayContext
+  metrics: GatewayMetrics
 }
 
 // Request metrics of one generation: every request is counted by service, method and
@@ -18,7 +18,7 @@ export interface MetricsPluginOptions {
 // time is recorded apart by upstreamMetricsHooks (app.ts), so the difference between
 // the two histograms is what the gateway adds.
 async function metricsPlugin (app: FastifyInstance, opts: MetricsPluginOptions) {
-  const series = createHttpSeries(opts.ctx.metrics)
+  const series = createHttpSeries(opts.metrics)
   observeResponses(app, function recordRequestMetrics (request: FastifyRequest, statusCode: number) {
     const gw = request.gw
     const service = gw?.service?.name ?? UNMATCHED_SERVICE

@@ -9,8 +9,7 @@ import { buildUpstreamHeaders, type ForwardOptions } from './forward-headers.ts'
 import { buildClientHeaders } from './response-headers.ts'
 import { kProxyCall, type ProxyCall } from './upstream-dispatcher.ts'
 import { classify, rootCause, toClientError } from './upstream-errors.ts'
-import websocketPlugin from '../websocket/index.ts'
-import type { GatewayContext } from '../../apps/gateway/context.ts'
+import websocketPlugin, { type WebSocketOptions } from '../websocket/index.ts'
 
 export { normalizeTarget } from './normalize-path.ts'
 export { createUpstreamDispatcher, kProxyCall } from './upstream-dispatcher.ts'
@@ -22,7 +21,7 @@ export interface ProxyPluginOptions extends ForwardOptions {
   // It also enforces server.bodyLimit.
   dispatcher: { request: (...args: never[]) => unknown }
   // For `websocket: true` services; without it upgrades are served as plain requests.
-  ctx?: GatewayContext
+  websocket?: WebSocketOptions
 }
 
 // Methods proxied; CONNECT and TRACE are never forwarded (TRACE echoes credentials).
@@ -41,7 +40,7 @@ async function proxyPlugin (app: FastifyInstance, opts: ProxyPluginOptions) {
         done(null, payload)
       })
       // Its onRequest hook comes after every gateway-wide one (ip access, auth, rate limit).
-      if (svc.config.websocket && opts.ctx !== undefined) await scope.register(websocketPlugin, { ctx: opts.ctx, svc, forward })
+      if (svc.config.websocket && opts.websocket !== undefined) await scope.register(websocketPlugin, { ...opts.websocket, svc, forward })
 
       await scope.register(httpProxy, {
         upstream: svc.config.upstreams[0]!,

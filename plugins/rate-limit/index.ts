@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import type { GatewayContext } from '../../apps/gateway/context.ts'
 import type { RateLimitConfig } from '../../lib/config-types.ts'
 import type { ServiceRuntime } from '../../lib/service-runtime.ts'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'
@@ -15,12 +14,16 @@ export type { GatewayRateLimitStore, RateLimitStore } from './store.ts'
 export { ipBudgetKey } from './client-key.ts'
 
 export interface RateLimitPluginOptions {
-  ctx: GatewayContext
+  // null (no rateLimit section, none implied): no hook at all.
+  config: RateLimitConfig | null
+  // Outlives generations: counters of unchanged services survive reloads.
+  store: GatewayRateLimitStore | null
+  metrics: GatewayMetrics
   services: ServiceRuntime[]
 }
 
-// The store outlives generations (GatewayContext.rateLimitStore): counters of unchanged
-// services survive reloads, and with Redis every instance shares them.
+// The store outlives generations: counters of unchanged services survive reloads, and
+// with Redis every instance shares them.
 export async function createRateLimitStore (config: RateLimitConfig,
   deps: { logger: FastifyBaseLogger; metrics: GatewayMetrics }): Promise<GatewayRateLimitStore> {
   if (config.store === 'memory') return createMemoryStore()
@@ -37,14 +40,12 @@ export async function createRateLimitStore (config: RateLimitConfig,
 // IETF `RateLimit-Policy`/`RateLimit` pair needs the remaining count on every response,
 // and a store failure must follow `onStoreError` rather than fail or skip.
 async function rateLimitPlugin (app: FastifyInstance, opts: RateLimitPluginOptions) {
-  const { ctx } = opts
-  const rl = ctx.config.rateLimit
-  const store = ctx.rateLimitStore
+  const { config: rl, store } = opts
   if (rl === null || store === null) return
 
   const table = new Map<ServiceRuntime, ServiceLimits>()
   for (const svc of opts.services) {
-    const limits = resolveServiceLimits(svc.config, rl, ctx.metrics)
+    const limits = resolveServiceLimits(svc.config, rl, opts.metrics)
     if (limits !== null) table.set(svc, limits)
   }
   if (table.size === 0) return

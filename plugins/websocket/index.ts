@@ -1,16 +1,16 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
-import type { GatewayContext } from '../../apps/gateway/context.ts'
+import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'
 import type { ServiceRuntime, UpstreamState } from '../../lib/service-runtime.ts'
 import { NOTHING_TRIED, selectUpstream } from '../breaker/balancer.ts'
 import { buildUpstreamHeaders, type ForwardOptions } from '../proxy/forward-headers.ts'
 import { buildClientHeaders } from '../proxy/response-headers.ts'
 import { classify, toClientError } from '../proxy/upstream-errors.ts'
 import * as E from '../errors/errors.ts'
-import type { UpstreamOutcome } from '../proxy/upstream-dispatcher.ts'
+import type { UpstreamHooks, UpstreamOutcome } from '../proxy/upstream-dispatcher.ts'
 import { upstreamHandshake } from './handshake.ts'
-import { Tunnel } from './tunnel.ts'
+import { Tunnel, type Tunnels } from './tunnel.ts'
 import { isWebSocketUpgrade, kUpgrade, type PendingUpgrade, type UpgradeRequest } from './upgrade-request.ts'
 
 export { Tunnels } from './tunnel.ts'
@@ -25,8 +25,16 @@ export { acceptsWebSocket, upgradeResponse } from './upgrade-request.ts'
 // its refusal. The 101 ends the HTTP exchange (access log and metrics see status 101);
 // the tunnel lives on, counted by gatehouse_websocket_connections{service}.
 
-export interface WebSocketPluginOptions {
-  ctx: GatewayContext
+// What the gateway gives every websocket service (plugins/proxy adds svc and forward).
+export interface WebSocketOptions {
+  upstreamHooks: readonly UpstreamHooks[]
+  connections: GatewayMetrics['websocketConnections']
+  timeouts: { connectMs: number, upstreamMs: number }
+  // Open tunnels outlive the generation that opened them; shutdown closes them.
+  tunnels: Tunnels
+}
+
+export interface WebSocketPluginOptions extends WebSocketOptions {
   svc: ServiceRuntime
   forward: ForwardOptions
 }
@@ -55,12 +63,12 @@ function climbsOut (path: string): boolean {
 }
 
 async function websocketPlugin (scope: FastifyInstance, opts: WebSocketPluginOptions) {
-  const { ctx, svc, forward } = opts
-  const select = ctx.upstreamHooks.find((h) => h.select)?.select ?? selectUpstream
-  const observers = ctx.upstreamHooks.filter((h) => h.onOutcome).map((h) => h.onOutcome!)
-  const gauge = ctx.metrics.websocketConnections.labels({ service: svc.name })
+  const { svc, forward, tunnels } = opts
+  const select = opts.upstreamHooks.find((h) => h.select)?.select ?? selectUpstream
+  const observers = opts.upstreamHooks.filter((h) => h.onOutcome).map((h) => h.onOutcome!)
+  const gauge = opts.connections.labels({ service: svc.name })
   gauge.inc(0)
-  const { connectMs, upstreamMs } = ctx.config.server.timeouts
+  const { connectMs, upstreamMs } = opts.timeouts
   const { prefix, rewritePrefix, upstreamTls } = svc.config
 
   function report (up: UpstreamState, outcome: UpstreamOutcome) {
@@ -161,10 +169,10 @@ async function websocketPlugin (scope: FastifyInstance, opts: WebSocketPluginOpt
       onEnd () {
         up.inflight--
         gauge.dec()
-        ctx.websockets.delete(tunnel)
+        tunnels.delete(tunnel)
       },
     })
-    ctx.websockets.add(tunnel)
+    tunnels.add(tunnel)
   }
 
   scope.addHook('onRequest', function websocketUpgrade (request, reply, done) {

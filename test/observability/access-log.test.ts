@@ -230,7 +230,7 @@ test('logging.access: false writes no access line and registers no hook', async 
     const app = Fastify({ logger: { level: logging.level } })
     t.after(() => app.close())
     await app.register(requestContextPlugin)
-    await app.register(accessLogPlugin, { ctx: { config } as never })
+    await app.register(accessLogPlugin, { enabled: config.logging.access })
     // The access log's own onRequest hook comes with this decorator.
     assert.equal(app.hasRequestDecorator('gwClientIp'), hooked, JSON.stringify(logging))
   }
