@@ -146,6 +146,55 @@ test('the alert rules cover breaker open, 5xx ratio, p99, rate-limit store and u
   }
 })
 
+interface Panel { title?: string, targets?: Array<{ expr?: string }>, panels?: Panel[] }
+
+function panelsOf (panels: Panel[]): Panel[] {
+  return panels.flatMap((p) => [p, ...panelsOf(p.panels ?? [])])
+}
+
+// The status codes a query's `code` matchers let through (=, =~; != and !~ remove).
+function codesSelected (expr: string): number[] {
+  let codes = Array.from({ length: 500 }, (_, i) => 100 + i)
+  for (const m of expr.matchAll(/\bcode\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"/g)) {
+    const [, op, value] = m as unknown as [string, string, string]
+    // PromQL unescapes the string, then anchors the regex.
+    const re = new RegExp(`^(?:${value.replace(/\\\\/g, '\\')})$`)
+    const matches = (c: number) => op.endsWith('~') ? re.test(String(c)) : String(c) === value
+    codes = codes.filter((c) => op.startsWith('!') ? !matches(c) : matches(c))
+  }
+  return codes
+}
+
+test('the code matcher reader sees what a selector lets through', () => {
+  assert.deepEqual(codesSelected('x{code=~"5.."}').slice(0, 2), [500, 501])
+  assert.equal(codesSelected('x{code=~"4..|5.."}').length, 200)
+  assert.deepEqual(codesSelected('x{code="429"}'), [429])
+  assert.equal(codesSelected('x{code!~"5.."}').some((c) => c >= 500), false)
+  assert.equal(codesSelected('x').length, 500)
+})
+
+test('a panel whose title names status classes (5xx) plots only those classes', async () => {
+  const dashboard = JSON.parse(await readFile(DASHBOARD, 'utf8')) as { panels: Panel[] }
+  let checked = 0
+  for (const panel of panelsOf(dashboard.panels)) {
+    const classes = [...(panel.title ?? '').matchAll(/\b([1-5])xx\b/g)].map((m) => Number(m[1]))
+    if (classes.length === 0) continue
+    checked++
+    for (const { expr } of panel.targets ?? []) {
+      if (expr === undefined) continue
+      // A ratio's denominator selects every code: only the selectors that pick codes count.
+      const selectors = [...expr.matchAll(/\{[^}]*\bcode\s*[=!]~?[^}]*\}/g)].map((m) => m[0])
+      assert.ok(selectors.length > 0, `"${panel.title}" selects its classes by code: ${expr}`)
+      for (const selector of selectors) {
+        const stray = codesSelected(selector).filter((c) => !classes.includes(Math.floor(c / 100)))
+        assert.deepEqual(stray.map((c) => `${Math.floor(c / 100)}xx`).filter((c, i, all) => all.indexOf(c) === i), [],
+          `"${panel.title}" plots other classes: ${expr}`)
+      }
+    }
+  }
+  assert.ok(checked >= 2, `panels titled with a status class: ${checked}`)
+})
+
 test('the dashboard uses the provisioned Prometheus datasource uid', async () => {
   const provisioned = parseYaml(await readFile(DATASOURCES, 'utf8')) as { datasources: Array<{ type: string, uid: string }> }
   const prom = provisioned.datasources.filter((d) => d.type === 'prometheus')
