@@ -1,4 +1,4 @@
-import type { RouteConfig } from './config-types.ts'
+import type { RouteCore } from './config-types.ts'
 
 // Matching a request against a service's `routes[]` (SPEC: `path` is a public path under
 // the prefix, a final `/*` matches one or more further segments, `methods` defaults to
@@ -32,7 +32,7 @@ export function canonicalPath (url: string): string {
   return p
 }
 
-export function compileRouteMatcher (route: RouteConfig): RouteMatcher {
+export function compileRouteMatcher (route: RouteCore): RouteMatcher {
   let methods: Set<string> | null = null
   if (route.methods !== null) {
     methods = new Set(route.methods.map((m) => m.toUpperCase()))

@@ -1,4 +1,4 @@
-import type { GatewayConfig, ServiceConfig } from './config-types.ts'
+import type { ServiceCore } from './config-types.ts'
 import type { Dispatcher } from 'undici'
 
 export type CircuitState = 'closed' | 'half-open' | 'open'
@@ -41,10 +41,13 @@ export interface UpstreamState {
   agent: Dispatcher | null
 }
 
-// What the request path needs to know about a service, built once per generation.
-export interface ServiceRuntime {
+// What the request path needs to know about a service, built once per generation. `C` is
+// the service's configuration as far as its reader needs it: a plugin declares the keys
+// it owns (ServiceRuntime<ServiceCore & { cors: CorsConfig | null }>), the app passes
+// the whole composed config.
+export interface ServiceRuntime<C extends ServiceCore = ServiceCore> {
   name: string
-  config: ServiceConfig
+  readonly config: C
   upstreams: UpstreamState[]
   // Upstream call budget: the smaller of the gateway ceiling and the breaker timeout.
   timeoutMs: number
@@ -57,15 +60,14 @@ export function createUpstreamState (origin: string): UpstreamState {
   return { origin, host: new URL(origin).host, inflight: 0, up: true, circuit: 'closed', breaker: null, health: null, agent: null }
 }
 
-export function createServiceRuntime (service: ServiceConfig, config: GatewayConfig,
-  upstreamState: (service: ServiceConfig, origin: string) => UpstreamState): ServiceRuntime {
-  const breakerTimeout = service.circuitBreaker ? service.circuitBreaker.timeoutMs : Infinity
+export function createServiceRuntime<C extends ServiceCore> (service: C, budget: { timeoutMs: number, leastConnections: boolean },
+  upstreamState: (service: C, origin: string) => UpstreamState): ServiceRuntime<C> {
   return {
     name: service.name,
     config: service,
     upstreams: service.upstreams.map((origin) => upstreamState(service, origin)),
-    timeoutMs: Math.min(config.server.timeouts.upstreamMs, breakerTimeout),
-    leastConnections: service.loadBalancing === 'least-connections',
+    timeoutMs: budget.timeoutMs,
+    leastConnections: budget.leastConnections,
     nextIndex: 0,
   }
 }

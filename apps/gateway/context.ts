@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Agent } from 'undici'
-import type { GatewayConfig, ServiceConfig } from '../../lib/config-types.ts'
+import type { GatewayConfig, ServiceConfig } from './config/types.ts'
 import type { UpstreamState } from '../../lib/service-runtime.ts'
 import type { UpstreamHooks } from '../../plugins/proxy/index.ts'
 import type { GatewayMetrics } from '../../plugins/metrics/gateway-metrics.ts'

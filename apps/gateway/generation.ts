@@ -2,7 +2,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import type { IncomingMessage } from 'node:http'
 import type { GatewayContext } from './context.ts'
 import { upstreamKey } from './context.ts'
-import type { ServiceConfig } from '../../lib/config-types.ts'
+import type { ServiceConfig } from './config/types.ts'
 import { createServiceRuntime, createUpstreamState, type ServiceRuntime } from '../../lib/service-runtime.ts'
 import errorsPlugin from '../../plugins/errors/index.ts'
 import requestContextPlugin, { kBadTarget } from '../../plugins/request-context/index.ts'
@@ -23,7 +23,7 @@ import { createUpstreamAgent } from './tls/upstream-agents.ts'
 // switches to it in one assignment (see docs/architecture.md).
 export interface Generation {
   app: FastifyInstance
-  services: ServiceRuntime[]
+  services: Array<ServiceRuntime<ServiceConfig>>
 }
 
 function rewriteUrl (this: FastifyInstance, req: IncomingMessage): string {
@@ -37,7 +37,11 @@ function rewriteUrl (this: FastifyInstance, req: IncomingMessage): string {
 
 export async function buildGeneration (ctx: GatewayContext, services: ServiceConfig[]): Promise<Generation> {
   const { config } = ctx
-  const runtimes = services.map((s) => createServiceRuntime(s, config, (svc, origin) => {
+  const runtimes = services.map((s) => createServiceRuntime(s, {
+    // Upstream call budget: the smaller of the gateway ceiling and the breaker timeout.
+    timeoutMs: Math.min(config.server.timeouts.upstreamMs, s.circuitBreaker ? s.circuitBreaker.timeoutMs : Infinity),
+    leastConnections: s.loadBalancing === 'least-connections',
+  }, (svc, origin) => {
     const key = upstreamKey(svc, origin)
     let state = ctx.upstreams.get(key)
     if (state === undefined) {

@@ -3,6 +3,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { TokenError } from 'fast-jwt'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'
 import type { ServiceRuntime } from '../../lib/service-runtime.ts'
+import type { ServiceCore } from '../../lib/config-types.ts'
+import type { AuthServiceFields } from './schema.ts'
 import { bearerToken, DEFAULT_MAX_TOKEN_BYTES } from './bearer.ts'
 import { insufficientScope, invalidToken, missingToken, type FailureReason } from './challenge.ts'
 import { identityOf } from './identity.ts'
@@ -17,7 +19,7 @@ export interface AuthPluginOptions {
   // without auth.jwt.
   keys: KeySource | null
   failures: GatewayMetrics['authFailures']
-  services: ServiceRuntime[]
+  services: ReadonlyArray<ServiceRuntime<ServiceCore & AuthServiceFields>>
   maxTokenBytes?: number
 }
 

@@ -1,6 +1,6 @@
 import { createPublicKey } from 'node:crypto'
 import type { FastifyBaseLogger } from 'fastify'
-import type { JwtConfig } from '../../lib/config-types.ts'
+import type { JwtConfig } from './schema.ts'
 import { algorithmsForKey, allowedFor, HMAC_ALGORITHMS } from './key-algorithms.ts'
 import { createJwksKeySource, DEFAULT_JWKS_OPTIONS, type JwksOptions } from './jwks.ts'
 import { createVerify, DEFAULT_VERIFY_CACHE_SIZE, type Verify } from './verifier.ts'

@@ -1,4 +1,7 @@
-import type { AuthMode, RouteConfig, ServiceConfig } from '../../lib/config-types.ts'
+import type { AuthMode, AuthRouteFields, AuthServiceFields } from './schema.ts'
+
+type AuthService = ServiceCore & AuthServiceFields
+import type { RouteCore, ServiceCore } from '../../lib/config-types.ts'
 import { insufficientScopeChallenge } from './challenge.ts'
 import { canonicalPath, compileRouteMatcher, routeMatches, type RouteMatcher } from '../../lib/route-match.ts'
 
@@ -24,12 +27,12 @@ function rule (mode: AuthMode, scopes: string[]): Rule {
   return { mode, scopes, scopeChallenge: insufficientScopeChallenge(scopes) }
 }
 
-function compileRoute (route: RouteConfig, service: ServiceConfig): CompiledRoute {
+function compileRoute (route: RouteCore & AuthRouteFields, service: AuthService): CompiledRoute {
   return { match: compileRouteMatcher(route), rule: rule(route.auth ?? service.auth, route.scopes ?? service.scopes) }
 }
 
 // Null when the service needs nothing from auth: no token check, no route to match.
-export function compilePolicy (service: ServiceConfig): ServicePolicy | null {
+export function compilePolicy (service: AuthService): ServicePolicy | null {
   const routes = service.routes
   // Routes that set neither auth nor scopes resolve to the service rule; trailing ones
   // can go (earlier ones stay: first match wins, they shadow what follows).

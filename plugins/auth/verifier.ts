@@ -1,5 +1,5 @@
 import { createVerifier, TokenError, type Algorithm } from 'fast-jwt'
-import type { JwtConfig } from '../../lib/config-types.ts'
+import type { JwtConfig } from './schema.ts'
 
 // Verified claims; the same object comes back for every hit of the verifier's cache,
 // which lets the policy memoise what it derives from it (see identity.ts).

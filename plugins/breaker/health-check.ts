@@ -1,5 +1,5 @@
 import type { Dispatcher } from 'undici'
-import type { HealthCheckConfig } from '../../lib/config-types.ts'
+import type { HealthCheckConfig } from './schema.ts'
 
 // A check never waits longer than this, nor longer than the interval.
 export const DEFAULT_HEALTH_TIMEOUT_MS = 2000

@@ -2,6 +2,10 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { Dispatcher } from 'undici'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'
 import type { CircuitState, ServiceRuntime, UpstreamState } from '../../lib/service-runtime.ts'
+import type { ServiceCore } from '../../lib/config-types.ts'
+import type { ResilienceServiceFields } from './schema.ts'
+
+type ResilientService = ServiceRuntime<ServiceCore & ResilienceServiceFields>
 import { BucketClock } from './bucket-clock.ts'
 import { HealthChecker } from './health-check.ts'
 import { UpstreamBreaker } from './upstream-breaker.ts'
@@ -15,7 +19,7 @@ const CIRCUIT_GAUGE: Record<CircuitState, 0 | 1 | 2> = { closed: 0, 'half-open':
 export interface Resilience {
   // Gives every upstream of these services that has none yet its breaker and health
   // check (an upstream kept from an earlier generation keeps its own).
-  attach: (services: readonly ServiceRuntime[]) => void
+  attach: (services: readonly ResilientService[]) => void
   // Shuts down the breaker and health check of an upstream no service uses any more.
   release: (state: UpstreamState) => void
   // Stops every timer: breakers, health checks, the statistics clock.
@@ -41,7 +45,7 @@ export function createResilience (opts: ResilienceOptions): Resilience {
   const managed = new Map<UpstreamState, Managed>()
   const { metrics, logger } = opts
 
-  function attachUpstream (svc: ServiceRuntime, state: UpstreamState) {
+  function attachUpstream (svc: ResilientService, state: UpstreamState) {
     const labels = { service: svc.name, upstream: state.origin }
     managed.set(state, { labels })
     const cfg = svc.config

@@ -1,5 +1,5 @@
 import CircuitBreaker from 'opossum'
-import type { CircuitBreakerConfig } from '../../lib/config-types.ts'
+import type { CircuitBreakerConfig } from './schema.ts'
 import type { CircuitState } from '../../lib/service-runtime.ts'
 import { DEFAULT_ROLLING_BUCKETS, DEFAULT_ROLLING_WINDOW_MS, type BucketClock } from './bucket-clock.ts'
 

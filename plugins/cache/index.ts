@@ -4,6 +4,8 @@ import { pipeline, type Readable } from 'node:stream'
 import type { CacheStores } from './stores.ts'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'
 import type { ServiceRuntime } from '../../lib/service-runtime.ts'
+import type { ServiceCore } from '../../lib/config-types.ts'
+import type { CacheConfig } from './schema.ts'
 import { CaptureStream } from './capture.ts'
 import { requestHeaderValue, storedHeaders, varyMatches, type CacheEntry } from './entry.ts'
 import { initialAge, storableTtlMs } from './freshness.ts'
@@ -20,7 +22,7 @@ export interface CachePluginOptions {
   // Gateway-lifetime stores: entries of unchanged services survive reloads.
   stores: CacheStores
   requests: GatewayMetrics['cacheRequests']
-  services: ServiceRuntime[]
+  services: ReadonlyArray<ServiceRuntime<ServiceCore & { cache: CacheConfig | null }>>
   maxBodyBytes?: number
 }
 

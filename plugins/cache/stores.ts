@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto'
 import { Redis } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
-import type { RateLimitConfig, ServiceConfig } from '../../lib/config-types.ts'
+import type { RateLimitConfig } from '../rate-limit/schema.ts'
+import type { ServiceCore } from '../../lib/config-types.ts'
+import type { CacheConfig } from './schema.ts'
+
+type CachedService = ServiceCore & { cache: CacheConfig | null }
 import { DEFAULT_CONNECT_TIMEOUT_MS, redisClientOptions } from '../rate-limit/redis-store.ts'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'
 import { MemoryCacheStore } from './memory-store.ts'
@@ -22,9 +26,9 @@ export interface ServiceCacheStore {
 // upstreams and rewrite) gets the one it had, entries included, so a reload keeps the
 // cache. Redis-backed stores share one connection, made on first use.
 export interface CacheStores {
-  forService: (service: ServiceConfig) => ServiceCacheStore
+  forService: (service: CachedService) => ServiceCacheStore
   // Drops the stores of services no longer configured (their entries with them).
-  retainOnly: (services: ServiceConfig[]) => void
+  retainOnly: (services: readonly CachedService[]) => void
   // Bounded wait for the Redis connection, so a new gateway does not start with misses.
   redisReady: () => Promise<void>
   close: () => Promise<void>
@@ -40,7 +44,7 @@ export interface CacheStoreDeps {
 }
 
 // What must be unchanged for cached responses to stay valid across a reload.
-function identity (s: ServiceConfig): string {
+function identity (s: CachedService): string {
   return `${s.name}\u0000${JSON.stringify([s.cache, s.upstreams, s.rewritePrefix, s.prefix])}`
 }
 

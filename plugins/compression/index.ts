@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import { pipeline, type Readable } from 'node:stream'
-import type { GatewayConfig } from '../../lib/config-types.ts'
+import type { CompressionConfig } from './schema.ts'
 import { appendVary } from '../cors/vary.ts'
 import { encoderFor, SYNC_LIMIT_BYTES } from './encoders.ts'
 import { forbidsTransform, isCompressibleType, statusAllowsBody } from './eligibility.ts'
@@ -10,7 +10,7 @@ import { createNegotiator } from './negotiate.ts'
 export { choose as chooseEncoding } from './negotiate.ts'
 
 export interface CompressionPluginOptions {
-  config: GatewayConfig['compression']
+  config: CompressionConfig
 }
 
 function noop () {}

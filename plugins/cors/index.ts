@@ -1,6 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
 import type { ServiceRuntime } from '../../lib/service-runtime.ts'
+import type { ServiceCore } from '../../lib/config-types.ts'
+import type { CorsConfig } from './schema.ts'
 import { Forbidden } from '../errors/errors.ts'
 import {
   compileCorsPolicy, CORS_RESPONSE_HEADERS, GATEWAY_EXPOSED_HEADERS, originAllowed, preflightProblem,
@@ -12,7 +14,7 @@ export { compileCorsPolicy, type CorsPolicy } from './policy.ts'
 export { appendVary, varyIncludes } from './vary.ts'
 
 export interface CorsPluginOptions {
-  services: ServiceRuntime[]
+  services: ReadonlyArray<ServiceRuntime<ServiceCore & { cors: CorsConfig | null }>>
 }
 
 // CORS per service (SPEC "Edge options": `cors`). Not @fastify/cors: it answers every

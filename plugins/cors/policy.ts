@@ -1,4 +1,4 @@
-import type { CorsConfig } from '../../lib/config-types.ts'
+import type { CorsConfig } from './schema.ts'
 
 // Response headers the gateway itself adds, readable by browser code of an allowed origin
 // (none of them is CORS-safelisted).

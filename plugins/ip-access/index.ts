@@ -1,7 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyInstance } from 'fastify'
-import type { IpAccessConfig } from '../../lib/config-types.ts'
+import type { IpAccessConfig } from './schema.ts'
 import type { ServiceRuntime } from '../../lib/service-runtime.ts'
+import type { ServiceCore } from '../../lib/config-types.ts'
 import { Forbidden } from '../errors/errors.ts'
 import { compileIpRules, isAllowed, type IpRules } from './ip-rules.ts'
 
@@ -10,7 +11,7 @@ export { compileIpRules, isAllowed, type IpRules } from './ip-rules.ts'
 export interface IpAccessPluginOptions {
   // The gateway-wide lists (`ipAccess`), checked before any service's own.
   global: IpAccessConfig | null
-  services: ServiceRuntime[]
+  services: ReadonlyArray<ServiceRuntime<ServiceCore & { ipAccess: IpAccessConfig | null }>>
 }
 
 // Allow/deny CIDR lists (SPEC "Edge options": global `ipAccess` and per service), checked

@@ -1,5 +1,5 @@
 import { BlockList } from 'node:net'
-import type { IpAccessConfig } from '../../lib/config-types.ts'
+import type { IpAccessConfig } from './schema.ts'
 
 // One compiled allow/deny pair. node:net's BlockList does the matching natively (about 10x
 // proxy-addr's compiled matcher) and treats IPv4-mapped IPv6 addresses (::ffff:10.0.0.1,

@@ -1,7 +1,8 @@
 import fp from 'fastify-plugin'
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import type { RateLimitConfig } from '../../lib/config-types.ts'
+import type { RateLimitConfig, RateLimitServiceFields } from './schema.ts'
 import type { ServiceRuntime } from '../../lib/service-runtime.ts'
+import type { ServiceCore } from '../../lib/config-types.ts'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'
 import { RateLimited, RateLimitUnavailable, withHeaders } from '../errors/errors.ts'
 import { clientId } from './client-key.ts'
@@ -19,7 +20,7 @@ export interface RateLimitPluginOptions {
   // Outlives generations: counters of unchanged services survive reloads.
   store: GatewayRateLimitStore | null
   metrics: GatewayMetrics
-  services: ServiceRuntime[]
+  services: ReadonlyArray<ServiceRuntime<ServiceCore & RateLimitServiceFields>>
 }
 
 // The store outlives generations: counters of unchanged services survive reloads, and

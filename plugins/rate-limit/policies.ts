@@ -1,4 +1,5 @@
-import type { RateLimitConfig, RateLimitPolicy, ServiceConfig } from '../../lib/config-types.ts'
+import type { RateLimitConfig, RateLimitPolicy, RateLimitServiceFields } from './schema.ts'
+import type { ServiceCore } from '../../lib/config-types.ts'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'
 import { policyHeaders, type PolicyHeaders } from './headers.ts'
 import { canonicalPath, compileRouteMatcher, routeMatches, type RouteMatcher } from '../../lib/route-match.ts'
@@ -47,7 +48,7 @@ function toLimit (policy: RateLimitPolicy, service: string, rl: RateLimitConfig,
 
 // Policy precedence: route `rateLimit` (own counter) > service `rateLimit` (false = off)
 // > `rateLimit.default`. Null when no request to this service can ever be limited.
-export function resolveServiceLimits (svc: ServiceConfig, rl: RateLimitConfig, metrics: GatewayMetrics): ServiceLimits | null {
+export function resolveServiceLimits (svc: ServiceCore & RateLimitServiceFields, rl: RateLimitConfig, metrics: GatewayMetrics): ServiceLimits | null {
   const policy = svc.rateLimit === false ? null : (svc.rateLimit ?? rl.default)
   const service = policy === null ? null : toLimit(policy, svc.name, rl, metrics)
   // Routes after the last one that sets `rateLimit` answer like no match at all.

@@ -1,6 +1,6 @@
 import { Redis, type RedisOptions } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
-import type { RateLimitConfig } from '../../lib/config-types.ts'
+import type { RateLimitConfig } from './schema.ts'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'
 import {
   createMemoryCounter, namespaced, routeNamespace,

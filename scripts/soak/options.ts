@@ -1,6 +1,6 @@
 // Command line of `npm run soak`. Durations use the gateway's own syntax (20s, 2m, 3m).
 import { parseArgs } from 'node:util'
-import { parseDuration } from '../../apps/gateway/config/units.ts'
+import { parseDuration } from '../../lib/config/units.ts'
 
 export interface SoakOptions {
   durationMs: number

@@ -1,7 +1,7 @@
 import type { TestContext } from 'node:test'
 import { Writable } from 'node:stream'
 import { resolveConfig, formatProblem } from '../../apps/gateway/config/index.ts'
-import type { GatewayConfig } from '../../lib/config-types.ts'
+import type { GatewayConfig } from '../../apps/gateway/config/types.ts'
 import { buildGateway, type BuildOptions, type Gateway } from '../../apps/gateway/app.ts'
 import { listenGateway, type ListeningGateway } from '../../apps/gateway/server.ts'
 import { createLogger } from '../../apps/gateway/logger.ts'

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { ipBudgetKey } from '../../plugins/rate-limit/client-key.ts'
 import { limitFor, resolveServiceLimits, serviceKeyBase } from '../../plugins/rate-limit/policies.ts'
 import { createGatewayMetrics } from '../../plugins/metrics/gateway-metrics.ts'
-import type { RateLimitConfig, ServiceConfig } from '../../lib/config-types.ts'
+import type { RateLimitConfig, ServiceConfig } from '../../apps/gateway/config/types.ts'
 import { resolveOrThrow } from '../helpers/gateway.ts'
 
 test('an IPv6 address counts as its /64: rotation inside it yields the same key', () => {

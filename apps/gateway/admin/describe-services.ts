@@ -1,7 +1,8 @@
 import type { ServiceRuntime } from '../../../lib/service-runtime.ts'
+import type { ServiceConfig } from '../config/types.ts'
 
 // The admin view of a service: what it routes, where to, and the policy it enforces.
-export function describeService (svc: ServiceRuntime) {
+export function describeService (svc: ServiceRuntime<ServiceConfig>) {
   const c = svc.config
   return {
     name: c.name,

@@ -1,6 +1,6 @@
 import { createSigner, type Algorithm } from 'fast-jwt'
 import { formatProblem, loadConfig, parseDuration } from '../config/index.ts'
-import type { JwtConfig } from '../../../lib/config-types.ts'
+import type { JwtConfig } from '../config/types.ts'
 
 // `gatehouse token --sub S [--scope "a b"] [--ttl 1h] [--config FILE]`: a dev token signed
 // with the configured HS secret, printed alone on stdout so `$(gatehouse token ...)` works.

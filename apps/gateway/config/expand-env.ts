@@ -1,4 +1,4 @@
-import { joinPath, type PathProblem } from './problems.ts'
+import { joinPath, type PathProblem } from '../../../lib/config/kit.ts'
 
 // Expansion runs on the parsed YAML tree, string scalar by string scalar, so a
 // variable's value can never add keys or change the document's structure.

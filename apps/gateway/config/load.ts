@@ -3,13 +3,15 @@ import { constants } from 'node:fs'
 import { basename, dirname, join, resolve } from 'node:path'
 import { expandEnv, type Env } from './expand-env.ts'
 import { parseYaml } from './parse-yaml.ts'
-import { formatProblem, withFile, type PathProblem } from './problems.ts'
+import { formatProblem, withFile } from './problems.ts'
+import type { PathProblem } from '../../../lib/config/kit.ts'
 import { resolveGateway, type GatewayParts } from './resolve-gateway.ts'
 import { resolveService } from './resolve-service.ts'
 import { GatewaySchema, ServiceSchema, type RawService } from './schema.ts'
 import { checkServiceSet, impliedRateLimit, servicesDirLabel } from './service-set.ts'
 import { firstPerPath, hasShape, normalize, schemaProblems } from './validate.ts'
-import type { ConfigProblem, GatewayConfig, ServiceConfig } from '../../../lib/config-types.ts'
+import type { ConfigProblem } from '../../../lib/config-types.ts'
+import type { GatewayConfig, ServiceConfig } from './types.ts'
 
 // Raw tree -> resolved config, and the file-reading around it. Every problem is
 // collected (never only the first), each with its file and key path.

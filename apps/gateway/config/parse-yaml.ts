@@ -1,5 +1,5 @@
 import { LineCounter, parseDocument } from 'yaml'
-import type { PathProblem } from './problems.ts'
+import type { PathProblem } from '../../../lib/config/kit.ts'
 
 // YAML 1.2 core schema (so `no`/`on` stay strings), duplicate keys rejected: a
 // second `rateLimit:` must not silently replace the first.

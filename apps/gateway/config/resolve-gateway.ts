@@ -1,17 +1,19 @@
 import { createPublicKey, type KeyObject } from 'node:crypto'
 import type { TSchema } from '@sinclair/typebox'
-import { joinPath, type Report } from './problems.ts'
+import { durationMs, joinPath, sizeBytes, type Report } from '../../../lib/config/kit.ts'
 import { readPem, resolvePath } from './files.ts'
-import { httpUrlProblem, normalizeCidr } from './rules.ts'
+import { httpUrlProblem } from './rules.ts'
 import { hasShape } from './validate.ts'
-import { durationMs, ipAccess, rateLimitPolicy, resolveService, sizeBytes } from './resolve-service.ts'
+import { rateLimitPolicy, resolveService } from './resolve-service.ts'
+import { IpAccessSchema, normalizeCidr, resolveIpAccess } from '../../../plugins/ip-access/schema.ts'
+import { CompressionSchema, resolveCompression } from '../../../plugins/compression/schema.ts'
 import {
-  AdminSchema, AuthSchema, CompressionSchema, DEFAULT_ADMIN, DEFAULT_COMPRESSION, DEFAULT_JWT, DEFAULT_LOGGING,
-  DEFAULT_RATE_LIMIT, DEFAULT_SERVER, DEFAULT_TIMEOUTS, IpAccessSchema, JWT_ALGORITHMS, LoggingSchema, RateLimitSchema,
+  AdminSchema, AuthSchema, DEFAULT_ADMIN, DEFAULT_JWT, DEFAULT_LOGGING,
+  DEFAULT_RATE_LIMIT, DEFAULT_SERVER, DEFAULT_TIMEOUTS, JWT_ALGORITHMS, LoggingSchema, RateLimitSchema,
   ServerSchema, ServiceSchema, TRUST_PROXY_HINT,
   type RawGateway, type RawService
 } from './schema.ts'
-import type { GatewayConfig, JwtConfig, RateLimitConfig, ServerConfig, ServiceConfig } from '../../../lib/config-types.ts'
+import type { GatewayConfig, JwtConfig, RateLimitConfig, ServerConfig, ServiceConfig } from './types.ts'
 import { algorithmsForKey } from '../../../plugins/auth/key-algorithms.ts'
 
 // The main config's sections, each resolved when its shape (types, required keys)
@@ -166,15 +168,6 @@ function rateLimit (raw: Raw<'rateLimit'>, report: Report): RateLimitConfig {
   }
 }
 
-function compression (raw: Raw<'compression'>, report: Report): GatewayConfig['compression'] {
-  if (raw === false) return false
-  if (raw === true) return { threshold: DEFAULT_COMPRESSION.threshold, encodings: [...DEFAULT_COMPRESSION.encodings] }
-  return {
-    threshold: raw.threshold === undefined ? DEFAULT_COMPRESSION.threshold : sizeBytes(raw.threshold, 'compression.threshold', report, false),
-    encodings: [...new Set(raw.encodings ?? DEFAULT_COMPRESSION.encodings)]
-  }
-}
-
 // `value` is the normalised tree (see validate.ts), whose schema problems are reported.
 export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): GatewayParts {
   const { report } = ctx
@@ -215,8 +208,8 @@ export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): Gatew
   const servicesDir = typeof rawServicesDir === 'string' && rawServicesDir !== '' ? resolvePath(ctx.baseDir, rawServicesDir) : null
   // Resolved before the soundness check so their own problems are reported as well.
   const rateLimitConfig = rawRateLimit === undefined ? null : rateLimit(rawRateLimit, report)
-  const ipAccessConfig = rawIpAccess === undefined ? null : ipAccess(rawIpAccess, 'ipAccess', report)
-  const compressionConfig = rawCompression === undefined ? false : compression(rawCompression, report)
+  const ipAccessConfig = rawIpAccess === undefined ? null : resolveIpAccess(rawIpAccess, 'ipAccess', report)
+  const compressionConfig = rawCompression === undefined ? false : resolveCompression(rawCompression, 'compression', report)
   const parts = { services, servicesDir, jwt: rawAuth === undefined && value.auth !== undefined ? null : jwtConfig !== null }
   if (!sound) return { ...parts, config: null }
   return {

@@ -1,5 +1,3 @@
-import { isIP } from 'node:net'
-import { HTTP_METHODS } from './schema.ts'
 
 // Value rules the schema cannot express well. Each returns the user-facing message
 // of what is wrong (or the normalised value), never throws.
@@ -52,40 +50,7 @@ export function httpUrlProblem (u: string): string | null {
   }
 }
 
-// "10.0.0.0/8" or a bare address; a bare address means /32 (IPv4) or /128 (IPv6).
-export function normalizeCidr (s: string): string | null {
-  const parts = s.trim().split('/')
-  if (parts.length > 2) return null
-  const family = isIP(parts[0])
-  if (family === 0) return null
-  const max = family === 4 ? 32 : 128
-  if (parts.length === 1) return `${parts[0]}/${max}`
-  if (!/^\d{1,3}$/.test(parts[1]) || Number(parts[1]) > max) return null
-  return `${parts[0]}/${Number(parts[1])}`
-}
-
-export function httpMethod (m: string): string | null {
-  const up = m.toUpperCase()
-  return (HTTP_METHODS as readonly string[]).includes(up) ? up : null
-}
-
-const HEADER_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
-export function headerName (h: string): string | null {
-  return HEADER_TOKEN.test(h) ? h.toLowerCase() : null
-}
-
 // The scope claim is space-separated, so a scope containing a space can never match.
 export function scopeProblem (s: string): string | null {
   return /\s/.test(s) ? 'must not contain spaces (the scope claim is space-separated)' : null
-}
-
-export function corsOrigin (o: string): string | null {
-  if (o === '*') return o
-  try {
-    const url = new URL(o)
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return null
-    return url.pathname === '/' && !o.includes('?') && !o.includes('#') && url.username === '' ? url.origin : null
-  } catch {
-    return null
-  }
 }

@@ -1,9 +1,11 @@
-import { Type, type Static, type TLiteral, type TProperties, type TUnion } from '@sinclair/typebox'
-import { DURATION_HINT, DURATION_PATTERN, SIZE_HINT, SIZE_PATTERN } from './units.ts'
-import type {
-  CacheConfig, CircuitBreakerConfig, CorsConfig, HealthCheckConfig, RateLimitConfig, ServerConfig,
-  TimeoutsConfig
-} from '../../../lib/config-types.ts'
+import { Type, type Static } from '@sinclair/typebox'
+import { Duration as DurationOf, HTTP_METHODS, List, NonEmpty, OneOf, Port, PositiveInt, Size as SizeOf, Strict } from '../../../lib/config/kit.ts'
+import type { RateLimitConfig, ServerConfig, TimeoutsConfig } from './types.ts'
+import { CircuitBreakerSchema, HealthCheckSchema, LoadBalancingSchema } from '../../../plugins/breaker/schema.ts'
+import { IpAccessSchema } from '../../../plugins/ip-access/schema.ts'
+import { CorsSchema } from '../../../plugins/cors/schema.ts'
+import { CacheSchema } from '../../../plugins/cache/schema.ts'
+import { CompressionSchema } from '../../../plugins/compression/schema.ts'
 
 // The raw YAML, key for key as in SPEC.md "Configuration". Every object is closed
 // (additionalProperties: false): a typo such as `rateLimt` must fail, not silently
@@ -51,75 +53,25 @@ export const DEFAULT_RATE_LIMIT_BY = 'consumer'
 export const DEFAULT_SERVICE = {
   rewritePrefix: '',
   auth: 'required',
-  loadBalancing: 'round-robin',
   retries: 1,
   websocket: false
 } as const
 
-export const DEFAULT_CIRCUIT_BREAKER = {
-  timeoutMs: 10_000,
-  errorThresholdPercentage: 50,
-  volumeThreshold: 10,
-  resetTimeoutMs: 10_000
-} as const satisfies CircuitBreakerConfig
-
-export const DEFAULT_HEALTH_CHECK = {
-  intervalMs: 5_000,
-  unhealthyAfter: 2,
-  healthyAfter: 1
-} as const satisfies Omit<HealthCheckConfig, 'path'>
-
-// Edge options are off unless configured; these fill the keys a user leaves out.
-export const DEFAULT_COMPRESSION = { threshold: 1024, encodings: ['br', 'gzip'] } as const
-
-export const DEFAULT_CORS = {
-  methods: ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'],
-  headers: ['authorization', 'content-type'],
-  credentials: false,
-  maxAgeMs: 0 // 0 = no Access-Control-Max-Age header (browsers then cache 5 s)
-} as const satisfies Omit<CorsConfig, 'origins'>
-
-export const DEFAULT_CACHE = {
-  maxEntries: 10_000,
-  store: 'memory',
-  vary: [],
-  perConsumer: false
-} as const satisfies Omit<CacheConfig, 'ttlMs'>
-
 export const DEFAULT_UPSTREAM_TLS = { rejectUnauthorized: true } as const
 
-export const HTTP_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'TRACE'] as const
+export { HTTP_METHODS }
 export const JWT_ALGORITHMS = [
   'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512',
   'ES256', 'ES384', 'ES512', 'EdDSA'
 ] as const
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
-export const COMPRESSION_ENCODINGS = ['br', 'gzip', 'deflate'] as const
 
 export const TRUST_PROXY_HINT = 'trustProxy takes a list of CIDRs of your own proxies (never true or a hop count)'
 
 // ---- building blocks ---------------------------------------------------------------
 
-function Strict<T extends TProperties> (properties: T) {
-  return Type.Object(properties, { additionalProperties: false })
-}
-
-function OneOf<const T extends readonly string[]> (values: T): TUnion<Array<TLiteral<T[number]>>> {
-  return Type.Union(values.map(v => Type.Literal(v)))
-}
-
-const NonEmpty = Type.String({ minLength: 1, errorMessage: 'must be a non-empty string' })
-const List = Type.Array(NonEmpty)
-const Port = Type.Integer({ minimum: 0, maximum: 65535, errorMessage: 'must be a port number (0-65535)' })
-const Duration = Type.Union([
-  Type.Number({ minimum: 0 }),
-  Type.String({ pattern: DURATION_PATTERN })
-], { errorMessage: DURATION_HINT })
-const Size = Type.Union([
-  Type.Integer({ minimum: 0 }),
-  Type.String({ pattern: SIZE_PATTERN })
-], { errorMessage: SIZE_HINT })
-const PositiveInt = Type.Integer({ minimum: 1, errorMessage: 'must be a positive integer' })
+const Duration = DurationOf()
+const Size = SizeOf()
 const Upstream = Type.String({ pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', errorMessage: 'must be an http(s) URL' })
 const AuthMode = OneOf(['required', 'optional', 'none'])
 
@@ -131,11 +83,6 @@ export const RateLimitPolicySchema = Strict({
 
 const RateLimitOrOff = Type.Union([Type.Literal(false), RateLimitPolicySchema])
 
-export const IpAccessSchema = Strict({
-  allow: Type.Optional(List),
-  deny: Type.Optional(List)
-})
-
 // ---- services ----------------------------------------------------------------------
 
 export const RouteSchema = Strict({
@@ -144,36 +91,6 @@ export const RouteSchema = Strict({
   auth: Type.Optional(AuthMode),
   scopes: Type.Optional(List),
   rateLimit: Type.Optional(RateLimitOrOff)
-})
-
-export const CircuitBreakerSchema = Strict({
-  timeout: Type.Optional(Duration),
-  errorThresholdPercentage: Type.Optional(Type.Number({ exclusiveMinimum: 0, maximum: 100, errorMessage: 'must be a percentage (above 0, at most 100)' })),
-  volumeThreshold: Type.Optional(PositiveInt),
-  resetTimeout: Type.Optional(Duration)
-})
-
-export const HealthCheckSchema = Strict({
-  path: Type.String({ pattern: '^/', errorMessage: 'must start with /' }),
-  interval: Type.Optional(Duration),
-  unhealthyAfter: Type.Optional(PositiveInt),
-  healthyAfter: Type.Optional(PositiveInt)
-})
-
-export const CorsSchema = Strict({
-  origins: Type.Array(NonEmpty, { minItems: 1, errorMessage: 'must be a non-empty list of origins (or ["*"])' }),
-  methods: Type.Optional(List),
-  headers: Type.Optional(List),
-  credentials: Type.Optional(Type.Boolean()),
-  maxAge: Type.Optional(Duration)
-})
-
-export const CacheSchema = Strict({
-  ttl: Duration,
-  maxEntries: Type.Optional(PositiveInt),
-  store: Type.Optional(OneOf(['memory', 'redis'])),
-  vary: Type.Optional(List),
-  perConsumer: Type.Optional(Type.Boolean())
 })
 
 export const UpstreamTlsSchema = Strict({
@@ -189,8 +106,8 @@ export const ServiceSchema = Strict({
   auth: Type.Optional(AuthMode),
   scopes: Type.Optional(List),
   rateLimit: Type.Optional(RateLimitOrOff),
-  circuitBreaker: Type.Optional(Type.Union([Type.Literal(false), CircuitBreakerSchema])),
-  loadBalancing: Type.Optional(OneOf(['round-robin', 'least-connections'])),
+  circuitBreaker: Type.Optional(CircuitBreakerSchema),
+  loadBalancing: Type.Optional(LoadBalancingSchema),
   healthCheck: Type.Optional(HealthCheckSchema),
   retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 5, errorMessage: 'must be an integer from 0 to 5' })),
   websocket: Type.Optional(Type.Boolean()),
@@ -258,14 +175,6 @@ export const RateLimitSchema = Strict({
   default: Type.Optional(RateLimitPolicySchema)
 })
 
-export const CompressionSchema = Type.Union([
-  Type.Boolean(),
-  Strict({
-    threshold: Type.Optional(Size),
-    encodings: Type.Optional(Type.Array(OneOf(COMPRESSION_ENCODINGS), { minItems: 1 }))
-  })
-])
-
 export const GatewaySchema = Strict({
   server: Type.Optional(ServerSchema),
   logging: Type.Optional(LoggingSchema),
@@ -282,4 +191,3 @@ export type RawGateway = Static<typeof GatewaySchema>
 export type RawService = Static<typeof ServiceSchema>
 export type RawRoute = Static<typeof RouteSchema>
 export type RawRateLimitPolicy = Static<typeof RateLimitPolicySchema>
-export type RawIpAccess = Static<typeof IpAccessSchema>

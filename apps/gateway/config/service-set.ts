@@ -1,7 +1,8 @@
 import { basename, dirname } from 'node:path'
-import { joinPath } from './problems.ts'
+import { joinPath } from '../../../lib/config/kit.ts'
 import { DEFAULT_RATE_LIMIT } from './schema.ts'
-import type { ConfigProblem, RateLimitConfig, ServiceConfig } from '../../../lib/config-types.ts'
+import type { ConfigProblem } from '../../../lib/config-types.ts'
+import type { RateLimitConfig, ServiceConfig } from './types.ts'
 
 // Rules about the whole set of services, wherever each came from (main file,
 // servicesDir, admin API). Used at load time and by every reload.

@@ -1,7 +1,7 @@
 import type { TSchema } from '@sinclair/typebox'
 import { Value, ValueErrorType, type ValueError } from '@sinclair/typebox/value'
 import { coerceExpanded } from './expand-env.ts'
-import { joinPath, type PathProblem } from './problems.ts'
+import { joinPath, type PathProblem } from '../../../lib/config/kit.ts'
 
 // Two passes over a raw (env-expanded) tree against a TypeBox schema:
 // normalize() prepares it the way YAML users expect (an empty `key:` means unset,

@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events'
 import { basename, dirname, join } from 'node:path'
 import { stringify } from 'yaml'
 import type { GatewayContext } from '../context.ts'
-import type { ConfigProblem, GatewayConfig, ServiceConfig } from '../../../lib/config-types.ts'
+import type { ConfigProblem } from '../../../lib/config-types.ts'
+import type { GatewayConfig, ServiceConfig } from '../config/types.ts'
 import {
   checkServiceSet, expandString, formatProblem, loadConfig, loadServicesDir, parseServiceDefinition, type Env,
 } from '../config/index.ts'

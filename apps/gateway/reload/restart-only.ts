@@ -1,5 +1,5 @@
 import { DEFAULT_RATE_LIMIT } from '../config/index.ts'
-import type { GatewayConfig, RateLimitConfig } from '../../../lib/config-types.ts'
+import type { GatewayConfig, RateLimitConfig } from '../config/types.ts'
 
 // What a reload of the main file may change in a running process. Live: services, the
 // servicesDir path, the admin token, the TLS certificate files, and what each generation reads when it is built

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { Agent } from 'undici'
-import type { TimeoutsConfig, UpstreamTlsConfig } from '../../../lib/config-types.ts'
+import type { TimeoutsConfig } from '../config/types.ts'
+import type { UpstreamTlsConfig } from '../../../lib/config-types.ts'
 
 // Upstream connection pools. One shared undici Agent serves every service whose
 // upstreams are http:// or https:// with the system CAs. A service with `upstreamTls`
