@@ -3,9 +3,10 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import { pipeline, type Readable } from 'node:stream'
 import type { CompressionConfig } from './schema.ts'
 import { appendVary } from '../cors/vary.ts'
-import { encoderFor, SYNC_LIMIT_BYTES } from './encoders.ts'
+import { encoderFor, SYNC_LIMIT_BYTES, type Encoder } from './encoders.ts'
 import { forbidsTransform, isCompressibleType, statusAllowsBody } from './eligibility.ts'
 import { createNegotiator } from './negotiate.ts'
+import { readLeadingBytes } from './leading-bytes.ts'
 
 export { choose as chooseEncoding } from './negotiate.ts'
 
@@ -25,7 +26,9 @@ function noop () {}
 // buffer, gateway error string). A response is compressed when the client accepts one of
 // the configured encodings (q-values honoured, the config's order breaks ties), the
 // upstream did not encode it, its type is text-like, it has a body (not HEAD, 1xx, 204,
-// 206, 304), `no-transform` is absent, and its length is unknown or at least `threshold`.
+// 206, 304), `no-transform` is absent, and its length is at least `threshold`: by its
+// Content-Length, or for a body without one, by reading its first `threshold` bytes (a
+// body that ends before is sent whole, as it came).
 async function compressionPlugin (app: FastifyInstance, opts: CompressionPluginOptions) {
   const config = opts.config
   if (config === false) return
@@ -47,13 +50,15 @@ async function compressionPlugin (app: FastifyInstance, opts: CompressionPluginO
     const size = buffered ? Buffer.byteLength(payload as string | Buffer) : declaredLength(reply)
     if (size !== null && size < threshold) return done(null, payload)
     // This response's encoding depends on Accept-Encoding, whatever this client accepts.
-    appendVary(reply, 'Accept-Encoding')
     const encoding = negotiate(request.headers['accept-encoding'])
-    if (encoding === null) return done(null, payload)
+    if (encoding === null) {
+      appendVary(reply, 'Accept-Encoding')
+      return done(null, payload)
+    }
     const encoder = encoderFor(encoding)!
-
-    markEncoded(reply, encoding)
     if (buffered) {
+      appendVary(reply, 'Accept-Encoding')
+      markEncoded(reply, encoding)
       const input = typeof payload === 'string' ? Buffer.from(payload) : payload as Buffer
       if (input.length <= SYNC_LIMIT_BYTES) return done(null, encoder.sync(input))
       encoder.async(input, (err, out) => {
@@ -62,11 +67,24 @@ async function compressionPlugin (app: FastifyInstance, opts: CompressionPluginO
       })
       return
     }
-    const stream = encoder.stream(size)
-    // Either side failing destroys both: a client that leaves stops the upstream read.
-    pipeline(payload as Readable, stream, noop)
-    done(null, stream)
+    const stream = payload as Readable
+    if (size !== null || threshold <= 0) return done(null, encodeStream(reply, stream, encoding, encoder, size))
+    // No length: the body's first `threshold` bytes tell whether it is under the threshold.
+    readLeadingBytes(stream, threshold, (whole) => {
+      if (whole !== null) done(null, whole)
+      else if (stream.destroyed) done(null, stream)
+      else done(null, encodeStream(reply, stream, encoding, encoder, null))
+    })
   })
+}
+
+function encodeStream (reply: FastifyReply, payload: Readable, encoding: string, encoder: Encoder, size: number | null): Readable {
+  appendVary(reply, 'Accept-Encoding')
+  markEncoded(reply, encoding)
+  const stream = encoder.stream(size)
+  // Either side failing destroys both: a client that leaves stops the upstream read.
+  pipeline(payload, stream, noop)
+  return stream
 }
 
 function declaredLength (reply: FastifyReply): number | null {

@@ -2,6 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import zlib from 'node:zlib'
 import type http from 'node:http'
+import { request } from 'undici'
 import { createGateway, baseConfig } from '../helpers/gateway.ts'
 import { createUpstream } from '../helpers/upstream.ts'
 
@@ -104,11 +105,11 @@ test('never compressed: below the threshold, already-compressed types, no-transf
   assert.equal(empty.headers['content-encoding'], undefined)
 })
 
-test('a body of unknown length is compressed even when it turns out small', async (t) => {
+test('a body of unknown length that ends under the threshold is not compressed', async (t) => {
   const get = await setup(t)
   const res = await get('/chunked', 'gzip')
-  assert.equal(res.headers['content-encoding'], 'gzip')
-  assert.deepEqual(zlib.gunzipSync(res.rawPayload), SMALL)
+  assert.equal(res.headers['content-encoding'], undefined)
+  assert.deepEqual(res.rawPayload, SMALL)
 })
 
 for (const [name, compression] of [['unset (the default)', null], ['false', false]] as const) {
@@ -120,3 +121,44 @@ for (const [name, compression] of [['unset (the default)', null], ['false', fals
     assert.deepEqual(res.rawPayload, BODY)
   })
 }
+
+// 420 bytes, under the 1 KiB threshold; 3 KiB, over it. Each is served with a
+// Content-Length, and chunked (no length) in several writes.
+const UNDER = Buffer.from(JSON.stringify({ pad: 'u'.repeat(410) }))
+const OVER = Buffer.from(JSON.stringify({ pad: 'o'.repeat(3062) }))
+
+test('the threshold holds on the wire: bodies under it pass through as they came, with or without a Content-Length', async (t) => {
+  assert.equal(UNDER.length, 420)
+  const up = await createUpstream(t, (req, res) => {
+    const [, framing, size] = new URL(req.url!, 'http://x').pathname.split('/')
+    const body = size === 'under' ? UNDER : OVER
+    if (framing === 'length') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length })
+      res.end(body)
+      return
+    }
+    res.writeHead(200, { 'content-type': 'application/json' })
+    // Three chunks: the gateway must look past the first one to know the size.
+    const third = Math.floor(body.length / 3)
+    res.write(body.subarray(0, third))
+    res.write(body.subarray(third, 2 * third))
+    res.end(body.subarray(2 * third))
+  })
+  const { url } = await createGateway(t, baseConfig([{ name: 'files', prefix: '/f', upstreams: [up.origin] }],
+    { compression: { threshold: '1kb', encodings: ['br', 'gzip'] } }), { listen: true })
+
+  for (const framing of ['length', 'chunked']) {
+    const under = await request(`${url}/f/${framing}/under`, { headers: { 'accept-encoding': 'br, gzip' } })
+    const underBody = Buffer.from(await under.body.arrayBuffer())
+    assert.equal(under.statusCode, 200)
+    assert.equal(under.headers['content-encoding'], undefined, `${framing}: 420 bytes are under the threshold`)
+    assert.deepEqual(underBody, UNDER, `${framing}: the body is passed through as it came`)
+
+    const over = await request(`${url}/f/${framing}/over`, { headers: { 'accept-encoding': 'br, gzip' } })
+    const overBody = Buffer.from(await over.body.arrayBuffer())
+    assert.equal(over.headers['content-encoding'], 'br', `${framing}: 3 KiB are over the threshold`)
+    assert.equal(over.headers['content-length'], undefined)
+    assert.equal(over.headers.vary, 'Accept-Encoding')
+    assert.deepEqual(zlib.brotliDecompressSync(overBody), OVER, `${framing}: every byte is encoded, the first ones too`)
+  }
+})
