@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { Dispatcher } from 'undici'
-import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'
+import { CIRCUIT_TRANSITION_LABEL, type GatewayMetrics } from '../metrics/gateway-metrics.ts'
 import type { CircuitState, ServiceRuntime, UpstreamState } from '../../lib/service-runtime.ts'
 import type { ServiceCore } from '../../lib/config-types.ts'
 import type { ResilienceServiceFields } from './schema.ts'
@@ -60,7 +60,7 @@ export function createResilience (opts: ResilienceOptions): Resilience {
         onTransition (to) {
           state.circuit = to
           metrics.circuitState.set(labels, CIRCUIT_GAUGE[to])
-          metrics.circuitTransitions.inc({ ...labels, to })
+          metrics.circuitTransitions.inc({ ...labels, to: CIRCUIT_TRANSITION_LABEL[to] })
           if (to === 'open') {
             logger.warn({ ...labels, circuit: to, resetTimeoutMs: breakerConfig.resetTimeoutMs }, 'circuit opened: upstream calls are refused')
           } else if (to === 'half-open') {

@@ -13,6 +13,10 @@ export const UNMATCHED_SERVICE = 'unmatched'
 
 export type CircuitStateValue = 0 | 1 | 2 // closed, half-open, open
 
+// `to` of gatehouse_circuit_transitions_total: label values are snake_case (SPEC), the
+// breaker's own state names are not.
+export const CIRCUIT_TRANSITION_LABEL = { closed: 'closed', 'half-open': 'half_open', open: 'open' } as const
+
 export function createGatewayMetrics (registry: Registry = new Registry()) {
   collectDefaultMetrics({ register: registry })
   const registers = [registry]
@@ -52,7 +56,7 @@ export function createGatewayMetrics (registry: Registry = new Registry()) {
     }),
     circuitTransitions: new Counter({
       name: 'gatehouse_circuit_transitions_total',
-      help: 'Circuit breaker state changes per upstream, by the state entered',
+      help: 'Circuit breaker state changes per upstream, by the state entered (open, half_open, closed)',
       labelNames: ['service', 'upstream', 'to'] as const,
       registers,
     }),

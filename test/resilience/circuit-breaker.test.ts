@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { baseConfig, createGateway } from '../helpers/gateway.ts'
 import { metricValue, quickBreaker, switchableUpstream, upstreamState, breakerOf } from './support.ts'
+import { parseExposition, samples } from '../observability/exposition.ts'
 
 const ADMIN_TOKEN = 'resilience-test-admin-token'
 
@@ -94,7 +95,7 @@ test('half-open lets one probe through; its success closes the breaker', async (
   assert.equal(state.circuit, 'closed', 'a successful probe closes it')
   assert.equal((await gw.inject('/api/users/4')).statusCode, 200)
   assert.equal(await metricValue(gw, 'gatehouse_circuit_state', { service: 'users', upstream: up.origin }), 0)
-  for (const [to, n] of [['open', 2], ['half-open', 2], ['closed', 1]] as const) {
+  for (const [to, n] of [['open', 2], ['half_open', 2], ['closed', 1]] as const) {
     assert.equal(await metricValue(gw, 'gatehouse_circuit_transitions_total', { service: 'users', upstream: up.origin, to }), n, `transitions to ${to}`)
   }
   assert.ok(gw.logs.some((l) => l.msg === 'circuit closed: upstream recovered'))
@@ -149,4 +150,22 @@ test('breakers are per upstream origin: one failing origin does not open its sib
   const before = bad.calls
   for (let i = 0; i < 10; i++) assert.equal((await gw.inject('/api/users/1')).statusCode, 200)
   assert.equal(bad.calls, before)
+})
+
+test('/metrics names breaker transitions to="open", "half_open" and "closed", the values SPEC gives', async (t) => {
+  const up = await switchableUpstream(t, 'fail')
+  const gw = await createGateway(t, baseConfig([{ name: 'users', prefix: '/api/users', upstreams: [up.origin], retries: 0, circuitBreaker: quickBreaker({ volumeThreshold: 2 }) }]),
+    { listen: true })
+  const state = upstreamState(gw, 'users', up.origin)
+  const halfOpen = once(breakerOf(state).opossum, 'halfOpen')
+  for (let i = 0; i < 2; i++) assert.equal((await fetch(`${gw.url}/api/users/1`)).status, 500)
+  assert.equal(state.circuit, 'open')
+  await halfOpen
+  up.behaviour = 'ok'
+  assert.equal((await fetch(`${gw.url}/api/users/1`)).status, 200)
+  assert.equal(state.circuit, 'closed')
+
+  const res = await fetch(`${gw.adminUrl}/metrics`)
+  const transitions = samples(parseExposition(await res.text()), 'gatehouse_circuit_transitions_total', { service: 'users', upstream: up.origin })
+  assert.deepEqual(Object.fromEntries(transitions.map((s) => [s.labels.to, s.value])), { open: 1, half_open: 1, closed: 1 })
 })
