@@ -1,0 +1,45 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { ConfigProblem } from '../../../lib/config-types.ts'
+import { formatProblem } from '../config/index.ts'
+import type { GatewayMetrics } from '../../../plugins/metrics/index.ts'
+import type { ReloadEvent, ReloadTrigger } from './applier.ts'
+
+// What a reload tells ops: `gatehouse_config_reloads_total{result}` and one log line
+// (SPEC "Operations": a rejected change at error, naming file and key path).
+export interface ReloadReport {
+  applied: (event: ReloadEvent, services: number) => ReloadEvent
+  unchanged: (trigger: ReloadTrigger, services: number) => ReloadEvent
+  rejected: (trigger: ReloadTrigger, problems: ConfigProblem[]) => ReloadEvent
+}
+
+export function createReloadReport (deps: { metrics: GatewayMetrics, logger: FastifyBaseLogger }): ReloadReport {
+  const { metrics, logger } = deps
+  const event = (trigger: ReloadTrigger, result: ReloadEvent['result'], problems: ConfigProblem[] = []): ReloadEvent =>
+    ({ trigger, result, problems, added: [], removed: [], changed: [] })
+  return {
+    applied (e, services) {
+      metrics.configReloads.inc({ result: 'success' })
+      logger.info({ trigger: e.trigger, added: e.added, removed: e.removed, changed: e.changed, services }, 'config reloaded')
+      return e
+    },
+    unchanged (trigger, services) {
+      if (trigger === 'watch') {
+        // The watcher seeing the API's own write, an editor's swap file, a touch.
+        logger.debug({ trigger }, 'servicesDir changed on disk; services unchanged')
+      } else {
+        metrics.configReloads.inc({ result: 'success' })
+        logger.info({ trigger, services }, 'config reloaded; services unchanged')
+      }
+      return event(trigger, 'unchanged')
+    },
+    rejected (trigger, problems) {
+      // A rejected API body is the caller's 400/409 (and an audit line), not a failed reload.
+      if (trigger !== 'admin') {
+        const lines = problems.map(formatProblem)
+        metrics.configReloads.inc({ result: 'failure' })
+        logger.error({ trigger, errors: lines }, `config reload rejected, running config kept: ${lines.join('; ')}`)
+      }
+      return event(trigger, 'failure', problems)
+    },
+  }
+}
