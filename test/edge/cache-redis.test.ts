@@ -5,6 +5,7 @@ import { closedPort, createUpstream, type Upstream } from '../helpers/upstream.t
 import { REDIS_URL, metricValue, testRedis, waitFor } from './helpers.ts'
 // The rate-limit tests' TCP relay to Redis, which can stall it.
 import { createTcpProxy } from '../rate-limit/helpers.ts'
+import { redisTestOptions } from '../helpers/redis.ts'
 
 async function countingUpstream (t: Parameters<typeof createUpstream>[0]): Promise<Upstream & { calls: () => number }> {
   let calls = 0
@@ -24,7 +25,7 @@ function config (up: Upstream, redis: { url: string, keyPrefix: string }) {
   ], { rateLimit: { store: 'memory', redis: { ...redis, timeout: '50ms' } } })
 }
 
-test('redis store: a response stored by one gateway instance is a hit on another', async (t) => {
+test('redis store: a response stored by one gateway instance is a hit on another', redisTestOptions, async (t) => {
   const up = await countingUpstream(t)
   const { prefix, keys } = await testRedis(t)
   const a = await createGateway(t, config(up, { url: REDIS_URL, keyPrefix: prefix }))
@@ -67,7 +68,7 @@ test('redis store unreachable: every request is a miss answered by the upstream,
   assert.ok(logs.some((l) => l.msg === 'cache store unavailable; serving as misses'))
 })
 
-test('redis store that stops answering: a lookup waits at most redis.timeout, then the request is a miss', async (t) => {
+test('redis store that stops answering: a lookup waits at most redis.timeout, then the request is a miss', redisTestOptions, async (t) => {
   const up = await countingUpstream(t)
   const relay = await createTcpProxy(t)
   const { prefix } = await testRedis(t)

@@ -3,9 +3,10 @@ import type { TestContext } from 'node:test'
 import { Redis } from 'ioredis'
 import { createSigner } from 'fast-jwt'
 import type { Gateway } from '../../apps/gateway/app.ts'
+import { REDIS_URL } from '../helpers/redis.ts'
 
+export { REDIS_URL }
 export const JWT_SECRET = 'edge-tests-secret-0123456789abcdef'
-export const REDIS_URL = 'redis://127.0.0.1:6379'
 
 export function sign (sub: string): string {
   return createSigner({ key: JWT_SECRET, algorithm: 'HS256', expiresIn: 60_000 })({ sub })

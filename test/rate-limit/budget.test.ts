@@ -4,8 +4,10 @@ import type { TestContext } from 'node:test'
 import { createGateway, baseConfig } from '../helpers/gateway.ts'
 import { createUpstream } from '../helpers/upstream.ts'
 import { redisRateLimit, testRedis } from './helpers.ts'
+import { redisTestOptions } from '../helpers/redis.ts'
 
 const STORES = ['memory', 'redis'] as const
+const needs = (store: typeof STORES[number]) => store === 'redis' ? redisTestOptions : {}
 
 async function rateLimitSection (t: TestContext, store: typeof STORES[number], extra: Record<string, unknown> = {}) {
   if (store === 'memory') return { store: 'memory', ...extra }
@@ -23,7 +25,7 @@ function assertLimitHeaders (headers: Record<string, unknown>, service: string, 
 }
 
 for (const store of STORES) {
-  test(`${store}: the N+1th request is 429 problem+json with Retry-After and limit headers, the first N carry the headers too`, async (t) => {
+  test(`${store}: the N+1th request is 429 problem+json with Retry-After and limit headers, the first N carry the headers too`, needs(store), async (t) => {
     const up = await createUpstream(t)
     const rateLimit = await rateLimitSection(t, store)
     const { inject, gateway } = await createGateway(t, baseConfig([
@@ -50,7 +52,7 @@ for (const store of STORES) {
     assert.match(metrics, /gatehouse_rate_limited_total\{service="users"\} 1/)
   })
 
-  test(`${store}: a route's own rateLimit has its own counter, apart from the service's`, async (t) => {
+  test(`${store}: a route's own rateLimit has its own counter, apart from the service's`, needs(store), async (t) => {
     const up = await createUpstream(t)
     const rateLimit = await rateLimitSection(t, store)
     const { inject } = await createGateway(t, baseConfig([{
@@ -79,7 +81,7 @@ for (const store of STORES) {
     assert.equal((await inject('/api/users/login')).statusCode, 429)
   })
 
-  test(`${store}: counters survive a reload that keeps the service`, async (t) => {
+  test(`${store}: counters survive a reload that keeps the service`, needs(store), async (t) => {
     const up = await createUpstream(t)
     const rateLimit = await rateLimitSection(t, store)
     const { inject, gateway, config } = await createGateway(t, baseConfig([

@@ -4,6 +4,7 @@ import { request } from 'undici'
 import { createGateway, baseConfig } from '../helpers/gateway.ts'
 import { createUpstream } from '../helpers/upstream.ts'
 import { redisRateLimit, testRedis } from './helpers.ts'
+import { redisTestOptions } from '../helpers/redis.ts'
 
 // Real sockets: the peer address is what trustProxy judges.
 
@@ -13,7 +14,7 @@ async function get (url: string, xff?: string) {
   return res.statusCode
 }
 
-test('trustProxy false: a spoofed X-Forwarded-For never buys a new budget', async (t) => {
+test('trustProxy false: a spoofed X-Forwarded-For never buys a new budget', redisTestOptions, async (t) => {
   const up = await createUpstream(t)
   const { prefix, keys } = await testRedis(t)
   const { url } = await createGateway(t, baseConfig([
@@ -27,7 +28,7 @@ test('trustProxy false: a spoofed X-Forwarded-For never buys a new budget', asyn
   assert.deepEqual(await keys(), [`${prefix}users:127.0.0.1`])
 })
 
-test('trustProxy [127.0.0.1/32]: the client is the right-most X-Forwarded-For entry not in trustProxy', async (t) => {
+test('trustProxy [127.0.0.1/32]: the client is the right-most X-Forwarded-For entry not in trustProxy', redisTestOptions, async (t) => {
   const up = await createUpstream(t)
   const { prefix, keys, redis } = await testRedis(t)
   const { url } = await createGateway(t, baseConfig([
@@ -53,7 +54,7 @@ test('trustProxy [127.0.0.1/32]: the client is the right-most X-Forwarded-For en
   assert.equal(await redis.get(`${prefix}users:198.51.100.7`), '4')
 })
 
-test('every X-Forwarded-For entry trusted: the left-most one is the client', async (t) => {
+test('every X-Forwarded-For entry trusted: the left-most one is the client', redisTestOptions, async (t) => {
   const up = await createUpstream(t)
   const { prefix, keys } = await testRedis(t)
   const { url } = await createGateway(t, baseConfig([

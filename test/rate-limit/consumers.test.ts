@@ -3,8 +3,9 @@ import assert from 'node:assert/strict'
 import { createGateway, baseConfig } from '../helpers/gateway.ts'
 import { createUpstream } from '../helpers/upstream.ts'
 import { JWT_SECRET, redisRateLimit, sign, testRedis } from './helpers.ts'
+import { redisTestOptions } from '../helpers/redis.ts'
 
-test('by consumer: two consumers from one address have separate budgets, keyed by JWT sub', async (t) => {
+test('by consumer: two consumers from one address have separate budgets, keyed by JWT sub', redisTestOptions, async (t) => {
   const up = await createUpstream(t)
   const { prefix, keys } = await testRedis(t)
   const { inject } = await createGateway(t, baseConfig([
@@ -21,7 +22,7 @@ test('by consumer: two consumers from one address have separate budgets, keyed b
   assert.deepEqual(await keys(), [`${prefix}users:alice`, `${prefix}users:bob`])
 })
 
-test('by consumer: anonymous callers of an auth-optional service are counted by client IP', async (t) => {
+test('by consumer: anonymous callers of an auth-optional service are counted by client IP', redisTestOptions, async (t) => {
   const up = await createUpstream(t)
   const { prefix, keys } = await testRedis(t)
   const { inject } = await createGateway(t, baseConfig([

@@ -4,10 +4,11 @@ import type { TestContext } from 'node:test'
 import { Redis } from 'ioredis'
 import { createSigner } from 'fast-jwt'
 import type { Gateway } from '../../apps/gateway/app.ts'
+import { REDIS_URL, redisTarget, redisUrlVia } from '../helpers/redis.ts'
 
+export { REDIS_URL }
+// Loopback, where dead ports (closedPort) and the relay below listen.
 export const REDIS_HOST = '127.0.0.1'
-export const REDIS_PORT = 6379
-export const REDIS_URL = `redis://${REDIS_HOST}:${REDIS_PORT}`
 export const JWT_SECRET = 'rate-limit-test-secret-0123456789abcdef'
 
 // A direct Redis connection for assertions, with a key prefix of its own; every key
@@ -90,7 +91,7 @@ export interface TcpProxy {
   resume: () => void
 }
 
-export async function createTcpProxy (t: TestContext, targetPort = REDIS_PORT): Promise<TcpProxy> {
+export async function createTcpProxy (t: TestContext, target = redisTarget): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>()
   const held: Array<{ to: net.Socket; chunk: Buffer }> = []
   let paused = false
@@ -108,7 +109,7 @@ export async function createTcpProxy (t: TestContext, targetPort = REDIS_PORT): 
 
   async function open () {
     const s = net.createServer((client) => {
-      const upstream = net.connect(targetPort, REDIS_HOST)
+      const upstream = net.connect(target.port, target.host)
       sockets.add(client)
       sockets.add(upstream)
       client.on('close', () => sockets.delete(client))
@@ -137,7 +138,7 @@ export async function createTcpProxy (t: TestContext, targetPort = REDIS_PORT): 
   t.after(drop)
   return {
     port,
-    url: `redis://${REDIS_HOST}:${port}`,
+    url: redisUrlVia(port),
     drop,
     reopen: open,
     pause: () => { paused = true },

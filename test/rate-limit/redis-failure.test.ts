@@ -6,6 +6,7 @@ import { closedPort, createUpstream } from '../helpers/upstream.ts'
 import {
   REDIS_HOST, countMsg, createTcpProxy, degradedGauge, redisRateLimit, testRedis, waitFor, within
 } from './helpers.ts'
+import { redisTestOptions } from '../helpers/redis.ts'
 
 // Whatever state Redis is in, a request is answered within this bound (SPEC: a request
 // waits ~50 ms at most on Redis; the rest is the gateway and the upstream on loopback).
@@ -55,7 +56,7 @@ async function assertDegradedAnswers (gw: TestGateway, mode: Mode, n = MAX + 2) 
 }
 
 for (const mode of MODES) {
-  test(`Redis unreachable, onStoreError ${mode}: every request answered within ${BOUND_MS} ms as ${mode} says; gauge 1; logged once`, async (t) => {
+  test(`Redis unreachable, onStoreError ${mode}: every request answered within ${BOUND_MS} ms as ${mode} says; gauge 1; logged once`, redisTestOptions, async (t) => {
     const port = await closedPort()
     const { prefix } = await testRedis(t)
     const gw = await gatewayOn(t, `redis://${REDIS_HOST}:${port}`, prefix, mode)
@@ -67,7 +68,7 @@ for (const mode of MODES) {
     assert.equal(countMsg(gw.logs, RECOVERED), 0)
   })
 
-  test(`Redis drops mid-run, onStoreError ${mode}: answers within ${BOUND_MS} ms, gauge 1, then 0 and shared counting once Redis is back`, async (t) => {
+  test(`Redis drops mid-run, onStoreError ${mode}: answers within ${BOUND_MS} ms, gauge 1, then 0 and shared counting once Redis is back`, redisTestOptions, async (t) => {
     const proxy = await createTcpProxy(t)
     const { prefix, redis } = await testRedis(t)
     const gw = await gatewayOn(t, proxy.url, prefix, mode)
@@ -94,7 +95,7 @@ for (const mode of MODES) {
   })
 }
 
-test(`Redis hangs (connection open, no answer): the first request waits at most the timeout, later ones not at all; recovery when it answers`, async (t) => {
+test(`Redis hangs (connection open, no answer): the first request waits at most the timeout, later ones not at all; recovery when it answers`, redisTestOptions, async (t) => {
   const proxy = await createTcpProxy(t)
   const { prefix } = await testRedis(t)
   const gw = await gatewayOn(t, proxy.url, prefix, 'deny')
@@ -111,7 +112,7 @@ test(`Redis hangs (connection open, no answer): the first request waits at most 
   assert.equal(countMsg(gw.logs, RECOVERED), 1)
 })
 
-test('the degraded gauge is exported on /metrics as gatehouse_ratelimit_store_degraded', async (t) => {
+test('the degraded gauge is exported on /metrics as gatehouse_ratelimit_store_degraded', redisTestOptions, async (t) => {
   const port = await closedPort()
   const { prefix } = await testRedis(t)
   const gw = await gatewayOn(t, `redis://${REDIS_HOST}:${port}`, prefix, 'allow')

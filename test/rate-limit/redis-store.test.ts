@@ -6,13 +6,14 @@ import { RedisRateLimitStore } from '../../plugins/rate-limit/redis-store.ts'
 import { createGatewayMetrics } from '../../plugins/metrics/gateway-metrics.ts'
 import type { IncrResult } from '../../plugins/rate-limit/store.ts'
 import { REDIS_URL, testRedis } from './helpers.ts'
+import { redisTestOptions } from '../helpers/redis.ts'
 
 function busyFor (ms: number) {
   const end = performance.now() + ms
   while (performance.now() < end) { /* the gateway is busy: no event-loop turn */ }
 }
 
-test('a Redis reply that arrived while the gateway was busy beats the timeout: our own event-loop lag is not Redis being slow', async (t) => {
+test('a Redis reply that arrived while the gateway was busy beats the timeout: our own event-loop lag is not Redis being slow', redisTestOptions, async (t) => {
   const { prefix, redis } = await testRedis(t)
   const logs: string[] = []
   const logger = pino({ level: 'info' }, { write: (line: string) => { logs.push(line) } }) as unknown as FastifyBaseLogger
@@ -40,7 +41,7 @@ test('a Redis reply that arrived while the gateway was busy beats the timeout: o
   assert.equal(await redis.get(`${prefix}users:198.51.100.1`), '1')
 })
 
-test('the counting script gives a key without expiry its window instead of keeping it forever', async (t) => {
+test('the counting script gives a key without expiry its window instead of keeping it forever', redisTestOptions, async (t) => {
   const { prefix, redis } = await testRedis(t)
   const store = new RedisRateLimitStore({
     config: { store: 'redis', redis: { url: REDIS_URL, keyPrefix: prefix, timeoutMs: 1000 }, onStoreError: 'deny', default: null },

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict'
 import { createGateway, baseConfig } from '../helpers/gateway.ts'
 import { createUpstream } from '../helpers/upstream.ts'
 import { redisRateLimit, testRedis } from './helpers.ts'
+import { redisTestOptions } from '../helpers/redis.ts'
 
-test('two gateway instances sharing Redis enforce one combined budget', async (t) => {
+test('two gateway instances sharing Redis enforce one combined budget', redisTestOptions, async (t) => {
   const up = await createUpstream(t)
   const { prefix, redis } = await testRedis(t)
   const config = baseConfig([

@@ -21,6 +21,7 @@ import {
   AUDIENCE, bearer, claims, createJwksServer, hmacToken, hsAuth, ISSUER, jwkOf, rsaKeyPair, signHs, signWith, unsignedToken,
 } from '../auth/fixtures.ts'
 import { redisRateLimit, testRedis } from '../rate-limit/helpers.ts'
+import { redisTestOptions } from '../helpers/redis.ts'
 
 const ROOT = new URL('../../', import.meta.url).pathname
 const rsa = rsaKeyPair()
@@ -318,7 +319,7 @@ test('GHSA-jqcg-44mw-7w3h (proxy-addr, @fastify/proxy-addr): an IPv6 trustProxy 
 
 // ---- @fastify/rate-limit ----------------------------------------------------------------
 
-test('@fastify/rate-limit IPv6 rotation (fixed in 11.2.0; no GHSA id in the installed package): addresses in one /64 share a budget', async (t) => {
+test('@fastify/rate-limit IPv6 rotation (fixed in 11.2.0; no GHSA id in the installed package): addresses in one /64 share a budget', redisTestOptions, async (t) => {
   const up = await createUpstream(t)
   const { prefix, keys } = await testRedis(t)
   const gw = await createGateway(t, baseConfig([
