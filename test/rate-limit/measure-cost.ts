@@ -11,11 +11,15 @@ import { Redis } from 'ioredis'
 import { buildGateway } from '../../apps/gateway/app.ts'
 import { listenGateway } from '../../apps/gateway/server.ts'
 import { resolveOrThrow } from '../helpers/gateway.ts'
+import { startRedisServer } from '../helpers/redis-server.ts'
 
 const seconds = Number(process.argv[2] ?? 5)
 const connections = Number(process.argv[3] ?? 50)
 const rounds = Number(process.argv[4] ?? 2)
 const NEVER_HIT = { max: 1_000_000_000, window: '1m' }
+// Redis: GATEHOUSE_TEST_REDIS_URL, else a throwaway redis-server for this run.
+const own = process.env.GATEHOUSE_TEST_REDIS_URL ? null : await startRedisServer()
+const redisUrl = process.env.GATEHOUSE_TEST_REDIS_URL || own!.url
 const prefix = `gatehouse:measure:${randomBytes(4).toString('hex')}:`
 
 const backend = spawn(process.execPath, ['-e', `
@@ -31,7 +35,7 @@ type Variant = 'none' | 'memory' | 'redis'
 const rateLimit: Record<Variant, Record<string, unknown> | undefined> = {
   none: undefined,
   memory: { store: 'memory', default: NEVER_HIT },
-  redis: { store: 'redis', redis: { url: 'redis://127.0.0.1:6379', keyPrefix: prefix }, default: NEVER_HIT },
+  redis: { store: 'redis', redis: { url: redisUrl, keyPrefix: prefix }, default: NEVER_HIT },
 }
 
 interface LoadResult { rps: number; p50: number; p99: number; non2xx: number; total: number }
@@ -87,8 +91,9 @@ for (const variant of ['none', 'memory', 'redis'] as const) {
     `${c.toFixed(1)} µs CPU/req (+${(c - mean(cpuPerReq.none)).toFixed(1)})`)
 }
 
-const redis = new Redis()
+const redis = new Redis(redisUrl)
 const keys = await redis.keys(`${prefix}*`)
 if (keys.length > 0) await redis.del(...keys)
 await redis.quit()
+await own?.stop()
 backend.kill()

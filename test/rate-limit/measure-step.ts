@@ -11,7 +11,11 @@ import { createMemoryStore, type GatewayRateLimitStore } from '../../plugins/rat
 import { policyHeaders, resetSeconds, setRateLimitHeaders } from '../../plugins/rate-limit/headers.ts'
 import { ipBudgetKey } from '../../plugins/rate-limit/client-key.ts'
 import { createGatewayMetrics } from '../../plugins/metrics/gateway-metrics.ts'
+import { startRedisServer } from '../helpers/redis-server.ts'
 
+// Redis: GATEHOUSE_TEST_REDIS_URL, else a throwaway redis-server for this run.
+const own = process.env.GATEHOUSE_TEST_REDIS_URL ? null : await startRedisServer()
+const redisUrl = process.env.GATEHOUSE_TEST_REDIS_URL || own!.url
 const prefix = `gatehouse:measure:${randomBytes(4).toString('hex')}:`
 const headers = policyHeaders('bench', 1e9, 60_000)
 const reply = { h: {} as Record<string, string>, header (k: string, v: string) { this.h[k] = v; return this } }
@@ -47,7 +51,7 @@ const memory = createMemoryStore()
 for (let i = 0; i < 3; i++) console.log('memory', await run(memory, 200_000, 1))
 
 const redis = new RedisRateLimitStore({
-  config: { store: 'redis', redis: { url: 'redis://127.0.0.1:6379', keyPrefix: prefix, timeoutMs: 1000 }, onStoreError: 'local', default: null },
+  config: { store: 'redis', redis: { url: redisUrl, keyPrefix: prefix, timeoutMs: 1000 }, onStoreError: 'local', default: null },
   logger: pino({ level: 'warn' }) as unknown as FastifyBaseLogger,
   metrics: createGatewayMetrics(),
 })
@@ -55,3 +59,4 @@ await redis.started()
 for (let i = 0; i < 3; i++) console.log('redis, 50 in flight', await run(redis, 50_000, 50))
 await redis.client.eval(`for _,k in ipairs(redis.call('keys', ARGV[1])) do redis.call('del', k) end`, 0, `${prefix}*`)
 await redis.close()
+await own?.stop()
