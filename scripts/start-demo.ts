@@ -10,7 +10,14 @@ import type { Child } from './demo/processes.ts'
 const root = fileURLToPath(new URL('..', import.meta.url))
 const CONFIG = 'examples/gateway.yaml'
 const CLI = 'apps/gateway/cli.ts'
-const SERVICES = { users: 3001, orders: 3002, identity: 3003 }
+// Each sample service listens on the port of the variable examples/gateway.yaml reaches it
+// by, so the two always agree, and a second demo (the npm start test while one runs) can
+// be moved off the defaults.
+function portOf(variable: string, fallback: number): number {
+  const url = process.env[variable]
+  return url ? Number(new URL(url).port) : fallback
+}
+const SERVICES = { users: portOf('USERS_URL', 3001), orders: portOf('ORDERS_URL', 3002), identity: portOf('IDENTITY_URL', 3003) }
 const SERVICE_READY_MS = 15_000
 const GATEWAY_READY_MS = 20_000
 // Longer than the example's server.timeouts.drain, so a draining gateway is not cut.

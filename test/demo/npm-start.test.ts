@@ -3,17 +3,33 @@ import assert from 'node:assert/strict'
 import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
 import { spawnNode } from '../helpers/process.ts'
+import { closedPort } from '../helpers/upstream.ts'
 
 const START = fileURLToPath(new URL('../../scripts/start-demo.ts', import.meta.url))
 
-// What a new user does: `npm start`, then paste the printed curl. Uses the demo's fixed
-// ports (3001-3003, 8080, 8081); the script refuses to start when one is taken.
+// What a new user does: `npm start`, then paste the printed curl. On free ports rather
+// than the defaults (3001-3003, 8080, 8081), through the variables examples/gateway.yaml
+// reads, so that a demo already running here or a second test run does not collide.
+async function demoPorts (): Promise<NodeJS.ProcessEnv> {
+  const [users, orders, identity, gateway, admin] = await Promise.all(Array.from({ length: 5 }, () => closedPort()))
+  return {
+    USERS_URL: `http://127.0.0.1:${users}`,
+    ORDERS_URL: `http://127.0.0.1:${orders}`,
+    CATALOG_URL: `http://127.0.0.1:${orders}`,
+    IDENTITY_URL: `http://127.0.0.1:${identity}`,
+    GATEWAY_PORT: String(gateway),
+    ADMIN_PORT: String(admin),
+  }
+}
+
 test('npm start brings up the demo and the printed curl returns users through the gateway', async (t) => {
-  const demo = spawnNode(t, [START])
+  const ports = await demoPorts()
+  const demo = spawnNode(t, [START], ports)
   await demo.waitFor(/export TOKEN=\S+/, 60000)
   const token = /export TOKEN=(\S+)/.exec(demo.stdout() + demo.stderr())![1]!
   const curl = /curl -i -H "Authorization: Bearer \$TOKEN" (http:\/\/\S+\/api\/users\/me)/.exec(demo.stdout())
   assert.ok(curl, 'a ready-to-paste curl for the users service is printed')
+  assert.equal(new URL(curl[1]!).port, ports.GATEWAY_PORT)
 
   const res = await request(curl[1]!, { headers: { authorization: `Bearer ${token}` } })
   assert.equal(res.statusCode, 200)

@@ -8,6 +8,7 @@ import { posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { parse } from 'yaml'
+import { expandEnv } from '../../apps/gateway/config/expand-env.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const read = (file: string) => readFileSync(root + file, 'utf8')
@@ -55,14 +56,21 @@ function mounts(service: string): { source: string; target: string }[] {
   })
 }
 
+// As the container reads them: examples/gateway.yaml expanded with the gateway's compose environment.
+function gatewayPorts(): { publicPort: number, adminPort: number } {
+  const { server, admin } = expandEnv(gatewayConfig, env('gateway')).value as Record<'server' | 'admin', { port: string }>
+  return { publicPort: Number(server.port), adminPort: Number(admin.port) }
+}
+
 const refs = (s: string) => [...s.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g)]
   .map((m) => ({ name: m[1], fallback: m[2] }))
 
 test('the gateway publishes the public and admin ports of examples/gateway.yaml', () => {
-  assert.equal(gatewayConfig.server.port, 8080, 'SPEC public port')
-  assert.equal(gatewayConfig.admin.port, 8081, 'SPEC admin port')
+  const { publicPort, adminPort } = gatewayPorts()
+  assert.equal(publicPort, 8080, 'SPEC public port')
+  assert.equal(adminPort, 8081, 'SPEC admin port')
   const ports = published('gateway')
-  for (const port of [gatewayConfig.server.port, gatewayConfig.admin.port]) {
+  for (const port of [publicPort, adminPort]) {
     assert.ok(ports.some((p) => p.container === port && p.host === port), `gateway publishes ${port}:${port}`)
   }
 })
@@ -145,7 +153,7 @@ test('Prometheus scrapes the gateway admin port', () => {
   const job = config.scrape_configs.find((j: { job_name: string }) => j.job_name === 'gatehouse')
   assert.ok(job)
   assert.equal(job.metrics_path ?? '/metrics', '/metrics')
-  assert.deepEqual(job.static_configs[0].targets, [`gateway:${gatewayConfig.admin.port}`])
+  assert.deepEqual(job.static_configs[0].targets, [`gateway:${gatewayPorts().adminPort}`])
   for (const rules of config.rule_files ?? []) {
     assert.ok(!posix.isAbsolute(rules), 'rule files resolve inside the mounted folder')
   }
