@@ -13,7 +13,7 @@ const CLI = 'apps/gateway/cli.ts'
 // Each sample service listens on the port of the variable examples/gateway.yaml reaches it
 // by, so the two always agree, and a second demo (the npm start test while one runs) can
 // be moved off the defaults.
-function portOf(variable: string, fallback: number): number {
+function portOf (variable: string, fallback: number): number {
   const url = process.env[variable]
   return url ? Number(new URL(url).port) : fallback
 }
@@ -23,7 +23,7 @@ const GATEWAY_READY_MS = 20_000
 // Longer than the example's server.timeouts.drain, so a draining gateway is not cut.
 const STOP_GRACE_MS = 35_000
 
-function fail(message: string): never {
+function fail (message: string): never {
   process.stderr.write(`start-demo: ${message}\n`)
   process.exit(1)
 }
@@ -52,7 +52,7 @@ const children: Child[] = []
 let shuttingDown: Promise<never> | null = null
 
 // The first reason wins (and its exit code); later calls wait for the same stop.
-function shutdown(code: number, why: string): Promise<never> {
+function shutdown (code: number, why: string): Promise<never> {
   shuttingDown ??= (async () => {
     process.stderr.write(`start-demo: ${why}; stopping ${children.map((c) => `${c.name} (pid ${c.proc.pid})`).join(', ')}\n`)
     await stopAll(children, STOP_GRACE_MS)
@@ -66,13 +66,13 @@ process.on('SIGINT', () => {
   if (shuttingDown) { killAllNow(children); process.exit(130) }
   void shutdown(0, 'SIGINT')
 })
-process.on('SIGTERM', () => void shutdown(0, 'SIGTERM'))
+process.on('SIGTERM', () => { void shutdown(0, 'SIGTERM') })
 // Last resort if this script itself crashes: no orphaned children.
 process.on('exit', () => killAllNow(children))
 
 const width = Math.max(...[...Object.keys(SERVICES), 'gateway'].map((n) => n.length))
 
-function start(name: string, argv: string[], env: NodeJS.ProcessEnv): Child {
+function start (name: string, argv: string[], env: NodeJS.ProcessEnv): Child {
   const child = spawnChild(name, argv, env, children.length, width)
   children.push(child)
   child.exited.then((code) => {

@@ -36,6 +36,6 @@ export function handleClientError (err: Error & { code?: string }, socket: Socke
     `HTTP/1.1 ${problem.statusCode} ${E.TITLES[problem.statusCode]}\r\n` +
     `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-    'Connection: close\r\n\r\n' + body,
+    'Connection: close\r\n\r\n' + body
   )
 }

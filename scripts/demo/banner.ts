@@ -11,7 +11,7 @@ export interface DemoConfig {
 }
 
 // Read from the same file the gateway gets, so the dev token always matches it.
-export function readDemoConfig(file: string): DemoConfig {
+export function readDemoConfig (file: string): DemoConfig {
   const { value } = expandEnv(parse(readFileSync(file, 'utf8')), process.env)
   const raw = value as {
     server?: { port?: number }
@@ -27,7 +27,7 @@ export function readDemoConfig(file: string): DemoConfig {
   }
 }
 
-export function mintDevToken(cfg: DemoConfig): string {
+export function mintDevToken (cfg: DemoConfig): string {
   const sign = createSigner({
     key: cfg.jwt.secret,
     algorithm: 'HS256',
@@ -38,15 +38,15 @@ export function mintDevToken(cfg: DemoConfig): string {
   return sign({ sub: 'alice', scope: 'users:read users:write orders:read' })
 }
 
-function serviceLines(services: Record<string, number>): string[] {
+function serviceLines (services: Record<string, number>): string[] {
   return Object.entries(services).map(([name, port]) => `  ${name.padEnd(9)} http://127.0.0.1:${port}`)
 }
 
-export function servicesBanner(services: Record<string, number>): string {
+export function servicesBanner (services: Record<string, number>): string {
   return ['', 'Sample services are up (Ctrl-C stops them).', '', ...serviceLines(services), ''].join('\n')
 }
 
-export function banner(cfg: DemoConfig, services: Record<string, number>, token: string): string {
+export function banner (cfg: DemoConfig, services: Record<string, number>, token: string): string {
   const gw = `http://127.0.0.1:${cfg.publicPort}`
   const admin = `http://127.0.0.1:${cfg.adminPort}`
   const lines = [
@@ -79,7 +79,7 @@ export function banner(cfg: DemoConfig, services: Record<string, number>, token:
     `  for i in $(seq 1 8); do curl -s -o /dev/null -w '%{http_code} ' ${auth} ${gw}/api/orders; done; echo`,
     `  curl -s -X DELETE http://127.0.0.1:${services.orders}/__faults`,
     `  curl -s ${admin}/metrics | grep gatehouse_circuit_state`,
-    '',
+    ''
   )
   return lines.join('\n')
 }

@@ -6,7 +6,7 @@ export interface PortUse {
   what: string
 }
 
-function isFree(port: number): Promise<boolean> {
+function isFree (port: number): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -18,7 +18,7 @@ function isFree(port: number): Promise<boolean> {
   })
 }
 
-export async function busyPorts(ports: PortUse[]): Promise<string[]> {
+export async function busyPorts (ports: PortUse[]): Promise<string[]> {
   const problems: string[] = []
   for (const { port, what } of ports) {
     if (!(await isFree(port))) {

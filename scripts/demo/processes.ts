@@ -14,12 +14,12 @@ export interface Child {
 
 const COLORS = [36, 33, 35, 32, 34]
 
-function pipePrefixed(stream: Readable | null, prefix: string, out: NodeJS.WriteStream) {
+function pipePrefixed (stream: Readable | null, prefix: string, out: NodeJS.WriteStream) {
   if (!stream) return
   createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => out.write(`${prefix} ${line}\n`))
 }
 
-export function spawnChild(name: string, args: string[], env: NodeJS.ProcessEnv, index: number, width: number): Child {
+export function spawnChild (name: string, args: string[], env: NodeJS.ProcessEnv, index: number, width: number): Child {
   const label = name.padEnd(width)
   const prefix = process.stdout.isTTY ? `\x1b[${COLORS[index % COLORS.length]}m${label} |\x1b[0m` : `${label} |`
   const proc = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -36,7 +36,7 @@ export function spawnChild(name: string, args: string[], env: NodeJS.ProcessEnv,
 }
 
 // Polling is fine here: this is a human-facing launcher, not a test.
-export async function waitReady(child: Child, url: string, timeoutMs: number): Promise<void> {
+export async function waitReady (child: Child, url: string, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let exitCode: number | null | undefined
   child.exited.then((code) => { exitCode = code })
@@ -54,7 +54,7 @@ export async function waitReady(child: Child, url: string, timeoutMs: number): P
   throw new Error(`${child.name} did not answer ${url} within ${timeoutMs / 1000}s`)
 }
 
-export async function stopAll(children: Child[], graceMs: number): Promise<void> {
+export async function stopAll (children: Child[], graceMs: number): Promise<void> {
   await Promise.all(children.map(async (child) => {
     const { proc } = child
     if (proc.exitCode !== null || proc.signalCode !== null || proc.pid === undefined) return
@@ -69,7 +69,7 @@ export async function stopAll(children: Child[], graceMs: number): Promise<void>
   }))
 }
 
-export function killAllNow(children: Child[]): void {
+export function killAllNow (children: Child[]): void {
   for (const { proc } of children) {
     if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL')
   }

@@ -28,7 +28,7 @@ const tokenBody = {
   },
 } as const
 
-export function buildIdentityService(opts: IdentityOptions = {}): FastifyInstance {
+export function buildIdentityService (opts: IdentityOptions = {}): FastifyInstance {
   const app = createServiceApp(opts)
   const key = loadSigningKey(opts.privateKey)
   const ttlSeconds = opts.ttlSeconds ?? 3600

@@ -7,7 +7,7 @@ export interface SigningKey {
   jwk: { kty: 'RSA'; n: string; e: string; kid: string; alg: 'RS256'; use: 'sig' }
 }
 
-export function loadSigningKey(privatePem?: string): SigningKey {
+export function loadSigningKey (privatePem?: string): SigningKey {
   const key = privatePem
     ? createPrivateKey(privatePem)
     : generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey

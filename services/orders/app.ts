@@ -52,7 +52,7 @@ const newOrderSchema = {
 const totalOf = (items: OrderItem[]) =>
   items.reduce((sum, i) => sum + Math.round(i.unitPrice * 100) * i.quantity, 0) / 100
 
-function seed(): Order[] {
+function seed (): Order[] {
   const createdAt = '2024-01-02T00:00:00.000Z'
   const order = (id: string, customer: string, items: OrderItem[], status: Order['status']): Order =>
     ({ id, customer, items, total: totalOf(items), status, createdAt })
@@ -63,7 +63,7 @@ function seed(): Order[] {
   ]
 }
 
-export function buildOrdersService(opts: ServiceOptions = {}): FastifyInstance {
+export function buildOrdersService (opts: ServiceOptions = {}): FastifyInstance {
   const app = createServiceApp(opts)
   const orders = seed()
   let nextId = orders.length + 1

@@ -8,7 +8,7 @@ export interface ServiceOptions extends FaultOptions {
   logger?: boolean
 }
 
-export function createServiceApp(opts: ServiceOptions = {}): FastifyInstance {
+export function createServiceApp (opts: ServiceOptions = {}): FastifyInstance {
   const app = Fastify({
     logger: opts.logger ? { level: process.env.LOG_LEVEL ?? 'info' } : false,
   })
@@ -18,13 +18,13 @@ export function createServiceApp(opts: ServiceOptions = {}): FastifyInstance {
   return app
 }
 
-function header(req: FastifyRequest, name: string): string | null {
+function header (req: FastifyRequest, name: string): string | null {
   const value = req.headers[name]
   return typeof value === 'string' ? value : null
 }
 
 // What the gateway told us about the caller, echoed so a demo can show it.
-export function requestInfo(req: FastifyRequest) {
+export function requestInfo (req: FastifyRequest) {
   const scopes = header(req, 'x-consumer-scopes')
   return {
     consumer: header(req, 'x-consumer-id'),
@@ -40,6 +40,6 @@ export function requestInfo(req: FastifyRequest) {
   }
 }
 
-export function notFound(message: string) {
+export function notFound (message: string) {
   return { statusCode: 404, error: 'Not Found', message }
 }

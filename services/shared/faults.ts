@@ -32,12 +32,12 @@ const faultBody = {
 
 const cleared = (): FaultState => ({ errorRate: 0, delayMs: 0, mode: 'error' })
 
-function isExempt(req: FastifyRequest): boolean {
+function isExempt (req: FastifyRequest): boolean {
   const path = req.url.split('?', 1)[0]
   return EXEMPT.has(path)
 }
 
-export function registerFaults(app: FastifyInstance, opts: FaultOptions = {}): void {
+export function registerFaults (app: FastifyInstance, opts: FaultOptions = {}): void {
   const random = opts.random ?? Math.random
   const sleep = opts.sleep ?? ((ms: number) => sleepTimer(ms).then(() => undefined))
   let state = cleared()

@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify'
 
 const FORCE_EXIT_MS = 10_000
 
-export async function serve(app: FastifyInstance, defaultPort: number): Promise<void> {
+export async function serve (app: FastifyInstance, defaultPort: number): Promise<void> {
   const port = Number(process.env.PORT ?? defaultPort)
   const host = process.env.HOST ?? '127.0.0.1'
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -23,7 +23,7 @@ export async function serve(app: FastifyInstance, defaultPort: number): Promise<
       (err: unknown) => {
         app.log.error({ err }, 'close failed')
         process.exit(1)
-      },
+      }
     )
   }
   process.once('SIGTERM', () => stop('SIGTERM'))

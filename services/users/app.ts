@@ -40,7 +40,7 @@ const newUserSchema = {
   },
 } as const
 
-function seed(): User[] {
+function seed (): User[] {
   const createdAt = '2024-01-01T00:00:00.000Z'
   return [
     { id: '1', username: 'alice', name: 'Alice Liddell', email: 'alice@example.com', createdAt },
@@ -49,7 +49,7 @@ function seed(): User[] {
   ]
 }
 
-export function buildUsersService(opts: ServiceOptions = {}): FastifyInstance {
+export function buildUsersService (opts: ServiceOptions = {}): FastifyInstance {
   const app = createServiceApp(opts)
   const users = seed()
   let nextId = users.length + 1

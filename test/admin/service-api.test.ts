@@ -105,7 +105,10 @@ test('an invalid body is 400 GW_INVALID_CONFIG listing every "<key path>: <messa
   const up = await createUpstream(t)
   const gw = await gatewayFromFiles(t, MAIN)
   const res = await gw.gateway.admin.inject(put('orders', {
-    prefix: '/api/orders', upstreams: ['localhost:3002'], auth: 'none', rateLimt: { max: 1 },
+    prefix: '/api/orders',
+    upstreams: ['localhost:3002'],
+    auth: 'none',
+    rateLimt: { max: 1 },
     circuitBreaker: { timeout: 'soon' },
   }))
   assert.equal(res.statusCode, 400)

@@ -31,7 +31,7 @@ const allServices = [
   ...serviceFiles.map((f) => readYaml(`examples/services.d/${f}`)),
 ] as { name: string; upstreams: string[] }[]
 
-function env(service: string): Record<string, string> {
+function env (service: string): Record<string, string> {
   const raw = compose.services[service]?.environment ?? {}
   const pairs = Array.isArray(raw)
     ? raw.map((e) => [e.slice(0, e.indexOf('=')), e.slice(e.indexOf('=') + 1)])
@@ -40,7 +40,7 @@ function env(service: string): Record<string, string> {
 }
 
 // "8080:8080", "127.0.0.1:8081:8081", "3000:3000/tcp" or the long syntax.
-function published(service: string): { host: number; container: number }[] {
+function published (service: string): { host: number; container: number }[] {
   return (compose.services[service]?.ports ?? []).map((p) => {
     if (typeof p === 'object') return { host: Number(p.published), container: Number(p.target) }
     const parts = p.replace(/\/(tcp|udp)$/, '').split(':')
@@ -48,7 +48,7 @@ function published(service: string): { host: number; container: number }[] {
   })
 }
 
-function mounts(service: string): { source: string; target: string }[] {
+function mounts (service: string): { source: string; target: string }[] {
   return (compose.services[service]?.volumes ?? []).map((v) => {
     if (typeof v === 'object') return v
     const [source, target] = v.split(':')
@@ -57,7 +57,7 @@ function mounts(service: string): { source: string; target: string }[] {
 }
 
 // As the container reads them: examples/gateway.yaml expanded with the gateway's compose environment.
-function gatewayPorts(): { publicPort: number, adminPort: number } {
+function gatewayPorts (): { publicPort: number, adminPort: number } {
   const { server, admin } = expandEnv(gatewayConfig, env('gateway')).value as Record<'server' | 'admin', { port: string }>
   return { publicPort: Number(server.port), adminPort: Number(admin.port) }
 }
@@ -188,7 +188,7 @@ test('Grafana provisions the Prometheus datasource and the dashboards folder', (
   }
 })
 
-function composeCli(): string[] | null {
+function composeCli (): string[] | null {
   for (const argv of [['docker-compose'], ['docker', 'compose']]) {
     const probe = spawnSync(argv[0], [...argv.slice(1), 'version'], { stdio: 'ignore' })
     if (probe.status === 0) return argv

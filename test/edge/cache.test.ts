@@ -16,8 +16,13 @@ async function countingUpstream (t: Parameters<typeof createUpstream>[0],
   let calls = 0
   const up = await createUpstream(t, (req, res) => {
     const n = ++calls
-    const body = JSON.stringify({ call: n, url: req.url, consumer: req.headers['x-consumer-id'] ?? null,
-      lang: req.headers['accept-language'] ?? null, variant: req.headers['x-variant'] ?? null })
+    const body = JSON.stringify({
+      call: n,
+      url: req.url,
+      consumer: req.headers['x-consumer-id'] ?? null,
+      lang: req.headers['accept-language'] ?? null,
+      variant: req.headers['x-variant'] ?? null
+    })
     const send = () => {
       res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers(req) })
       res.end(body)

@@ -7,13 +7,13 @@ import type { ServiceOptions } from '../../services/shared/base-app.ts'
 
 type Ctx = import('node:test').TestContext
 
-function setup(t: Ctx, opts: ServiceOptions = {}) {
+function setup (t: Ctx, opts: ServiceOptions = {}) {
   const app = buildUsersService(opts)
   t.after(() => app.close())
   return app
 }
 
-async function listen(t: Ctx, app: FastifyInstance) {
+async function listen (t: Ctx, app: FastifyInstance) {
   const origin = await app.listen({ port: 0, host: '127.0.0.1' })
   const client = new Client(origin)
   t.after(() => client.destroy())
@@ -102,7 +102,7 @@ test('reset mode destroys the socket: the client sees a socket error', async (t)
     (err: Error & { code?: string }) => {
       assert.equal(err.code, 'UND_ERR_SOCKET')
       return true
-    },
+    }
   )
   const health = await client.request({ method: 'GET', path: '/health' })
   assert.equal(health.statusCode, 200)
@@ -118,7 +118,7 @@ test('hang mode never answers: the request ends only when the client aborts', as
     (err: Error) => {
       assert.match(err.name, /TimeoutError|AbortError/)
       return true
-    },
+    }
   )
   const health = await client.request({ method: 'GET', path: '/health' })
   assert.equal(health.statusCode, 200)

@@ -6,7 +6,7 @@ import { createDecoder, createVerifier } from 'fast-jwt'
 import { buildIdentityService } from '../../services/identity/app.ts'
 import type { IdentityOptions } from '../../services/identity/app.ts'
 
-function setup(t: import('node:test').TestContext, opts: IdentityOptions = {}) {
+function setup (t: import('node:test').TestContext, opts: IdentityOptions = {}) {
   const app = buildIdentityService(opts)
   t.after(() => app.close())
   return app
@@ -14,7 +14,7 @@ function setup(t: import('node:test').TestContext, opts: IdentityOptions = {}) {
 
 const decodeComplete = createDecoder({ complete: true })
 
-async function jwks(app: ReturnType<typeof setup>) {
+async function jwks (app: ReturnType<typeof setup>) {
   const res = await app.inject({ method: 'GET', url: '/.well-known/jwks.json' })
   assert.equal(res.statusCode, 200)
   return res.json().keys as (JsonWebKey & { kid: string })[]

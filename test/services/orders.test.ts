@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { buildOrdersService } from '../../services/orders/app.ts'
 
-function setup(t: import('node:test').TestContext) {
+function setup (t: import('node:test').TestContext) {
   const app = buildOrdersService()
   t.after(() => app.close())
   return app

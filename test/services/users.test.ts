@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { buildUsersService } from '../../services/users/app.ts'
 
-function setup(t: import('node:test').TestContext) {
+function setup (t: import('node:test').TestContext) {
   const app = buildUsersService()
   t.after(() => app.close())
   return app

@@ -130,14 +130,20 @@ function jwt (raw: NonNullable<Raw<'auth'>['jwt']>, ctx: Ctx): JwtConfig {
     ...(hasSecret ? DEFAULT_JWT.algorithms : []),
     ...(hasAsymmetric ? asymmetricDefault : []),
   ]
+  // What is wrong with one allowed algorithm, given the configured key sources.
+  const algorithmProblem = (alg: string): string | null => {
+    if (alg.toLowerCase() === 'none') return '"none" is never accepted (unsigned tokens)'
+    if (!(JWT_ALGORITHMS as readonly string[]).includes(alg)) return `must be one of: ${JWT_ALGORITHMS.join(', ')}`
+    // Without a key source, auth.jwt itself is the problem (reported above).
+    if (sources.length === 0) return null
+    if (alg.startsWith('HS') && !hasSecret) return `${alg} needs secret: a public key is never used as an HMAC secret`
+    if (!alg.startsWith('HS') && !hasAsymmetric) return `${alg} needs publicKey or jwksUrl (secret is for HS256, HS384, HS512)`
+    if (key !== null && !alg.startsWith('HS') && !key.algorithms.includes(alg)) return `${alg} does not match the type of publicKey`
+    return null
+  }
   algorithms.forEach((alg, i) => {
-    const path = `auth.jwt.algorithms[${i}]`
-    if (alg.toLowerCase() === 'none') report(path, '"none" is never accepted (unsigned tokens)')
-    else if (!(JWT_ALGORITHMS as readonly string[]).includes(alg)) report(path, `must be one of: ${JWT_ALGORITHMS.join(', ')}`)
-    else if (sources.length === 0) return
-    else if (alg.startsWith('HS') && !hasSecret) report(path, `${alg} needs secret: a public key is never used as an HMAC secret`)
-    else if (!alg.startsWith('HS') && !hasAsymmetric) report(path, `${alg} needs publicKey or jwksUrl (secret is for HS256, HS384, HS512)`)
-    else if (key !== null && !alg.startsWith('HS') && !key.algorithms.includes(alg)) report(path, `${alg} does not match the type of publicKey`)
+    const problem = algorithmProblem(alg)
+    if (problem !== null) report(`auth.jwt.algorithms[${i}]`, problem)
   })
   const out: JwtConfig = {
     algorithms,

@@ -1,4 +1,3 @@
-
 // Value rules the schema cannot express well. Each returns the user-facing message
 // of what is wrong (or the normalised value), never throws.
 

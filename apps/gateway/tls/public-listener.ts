@@ -20,7 +20,6 @@ import { readCertificatePair, type CertificatePair } from './certificates.ts'
 // connections and sends GOAWAY to HTTP/2 sessions (their open streams finish), closeAll()
 // cuts whatever is left.
 
-
 export type PublicServer = http.Server | https.Server | http2.Http2SecureServer
 
 type Handler = (req: http.IncomingMessage, res: http.ServerResponse) => void
