@@ -52,7 +52,8 @@ async function proxyPlugin (app: FastifyInstance, opts: ProxyPluginOptions) {
         disableRequestLogging: true,
         undici: opts.dispatcher as never,
         replyOptions: {
-          timeout: svc.timeoutMs,
+          // No `timeout`: reply-from would make it undici's (coarse) headers timeout and a body
+          // stall limit too. The dispatcher times the call until response headers.
           // reply-from would retry a GET answered 503 up to ten times; SPEC: never retry after
           // the upstream answered. Retries before the request was sent live in the dispatcher.
           retryDelay: () => null,

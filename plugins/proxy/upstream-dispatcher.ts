@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { pipeline, Readable } from 'node:stream'
-import type { Dispatcher } from 'undici'
+import { Dispatcher, errors } from 'undici'
 import type { ServiceRuntime, UpstreamState } from '../../lib/service-runtime.ts'
 import { NOTHING_TRIED, selectUpstream } from '../breaker/balancer.ts'
 import * as E from '../errors/errors.ts'
@@ -40,13 +40,14 @@ export interface UpstreamHooks {
   onOutcome?: (svc: ServiceRuntime, upstream: UpstreamState, outcome: UpstreamOutcome) => void
 }
 
-type UndiciOpts = Dispatcher.RequestOptions & { headers: Record<string | symbol, unknown> }
-type Callback = (err: Error | null, data?: Dispatcher.ResponseData) => void
+type UndiciOpts = Dispatcher.RequestOptions<unknown> & { headers: Record<string | symbol, unknown> }
+type Callback = (err: Error | null, data?: Dispatcher.ResponseData<unknown>) => void
+type LegacyHandler = Required<Pick<Dispatcher.DispatchHandler, 'onConnect' | 'onHeaders' | 'onData' | 'onComplete' | 'onError'>>
 
 // Shared listeners (`this` is the emitter) with their state on the emitter, instead of a
 // closure and a once() wrapper per request.
 const kUpstream = Symbol('gatehouse.upstream')
-type BodyWithUpstream = Dispatcher.ResponseData['body'] & { [kUpstream]?: UpstreamState }
+type BodyWithUpstream = Dispatcher.ResponseData<unknown>['body'] & { [kUpstream]?: UpstreamState }
 
 // Least-connections counts a call until its body is done, not at headers. Only services
 // that balance by it count (nothing else reads the count): the others skip a listener.
@@ -90,69 +91,214 @@ export interface DispatcherOptions {
   bodyLimit: number
 }
 
-export function createUpstreamDispatcher (agent: Dispatcher, { hooks, bodyLimit }: DispatcherOptions) {
-  const select = hooks.find((h) => h.select)?.select ?? selectUpstream
-  const observers = hooks.filter((h) => h.onOutcome).map((h) => h.onOutcome!)
+// What every attempt of one dispatcher shares.
+interface Seam {
+  select: (svc: ServiceRuntime, tried: readonly UpstreamState[]) => UpstreamState | E.GatewayError
+  observers: Array<NonNullable<UpstreamHooks['onOutcome']>>
+  agent: Dispatcher
+}
 
-  function report (svc: ServiceRuntime, up: UpstreamState, outcome: UpstreamOutcome) {
-    for (let i = 0; i < observers.length; i++) observers[i]!(svc, up, outcome)
+// setTimeout's ceiling (a longer delay would fire after 1 ms); a budget that long is none.
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+// One call to one upstream. It is also undici's handler for the call, between the Agent
+// and the handler undici's request() builds (which makes the response stream and calls
+// back), to see what request() does not tell: whether the request went out on a socket,
+// and when the response headers came. It speaks the handler API that one speaks.
+class UpstreamAttempt implements LegacyHandler {
+  seam: Seam
+  call: ProxyCall
+  opts: UndiciOpts
+  cb: Callback
+  tried: readonly UpstreamState[]
+  up: UpstreamState
+  agent: Dispatcher
+  probe: boolean
+  start: number
+  inner: LegacyHandler | null
+  // undici's abort for this request, given when it is dispatched on a socket. A request
+  // without a body (the only kind retried) is written in that same turn, so from then on
+  // it counts as sent: the upstream may act on it.
+  abort: ((err?: Error) => void) | null
+  // The upstream timeout, until response headers.
+  timer: NodeJS.Timeout | null
+  // Answered by the timeout before undici had a socket for it; undici's late word is dropped.
+  settled: boolean
+
+  constructor (seam: Seam, call: ProxyCall, opts: UndiciOpts, cb: Callback, tried: readonly UpstreamState[],
+    up: UpstreamState, probe: boolean, start: number) {
+    this.seam = seam
+    this.call = call
+    this.opts = opts
+    this.cb = cb
+    this.tried = tried
+    this.up = up
+    // A service with `upstreamTls` has its own Agent on each of its upstreams.
+    this.agent = up.agent ?? seam.agent
+    this.probe = probe
+    this.start = start
+    this.inner = null
+    this.abort = null
+    this.timer = null
+    this.settled = false
   }
 
-  // `tried` is the upstreams of earlier attempts; `lastErr` their last failure, which is
-  // what the client gets when a retry finds no upstream to go to.
-  function attempt (call: ProxyCall, opts: UndiciOpts, cb: Callback, tried: readonly UpstreamState[], lastErr: Error | null) {
-    const { svc, request } = call
-    const up = select(svc, tried)
-    if (up instanceof Error) {
-      cb(lastErr ?? up)
+  onConnect (abort: (err?: Error) => void) {
+    if (this.settled) {
+      abort(new errors.HeadersTimeoutError(timeoutMessage(this.call.svc.timeoutMs)))
       return
     }
-    const breaker = up.breaker
-    // A half-open breaker lets this call through as its probe: its outcome decides.
-    const probe = breaker !== null && up.circuit === 'half-open' && breaker.enter()
-    const gw = request.gw
-    gw.upstream = up.origin
-    opts.origin = up.origin
-    opts.headers.host = up.host
-    const start = performance.now()
-    gw.upstreamStartMs = start
-    const counted = svc.leastConnections
-    if (counted) up.inflight++
-    // A service with `upstreamTls` has its own Agent on each of its upstreams.
-    ;(up.agent ?? agent).request(opts as Dispatcher.RequestOptions, (err, data) => {
-      const durationMs = performance.now() - start
-      gw.upstreamMs = durationMs
-      if (err) {
-        if (counted) up.inflight--
-        const kind = classify(err)
-        if (kind === 'aborted') {
-          // The client left: the upstream did nothing wrong, nothing to retry.
-          if (breaker !== null) breaker.abandon(probe)
-          cb(err)
-          return
-        }
-        if (breaker !== null) breaker.failure(probe, kind === 'timeout')
-        report(svc, up, { statusCode: null, kind, durationMs })
-        if (isRetryable(opts, err, tried.length + 1, svc.config.retries)) {
-          request.log.warn({ err, upstream: up.origin }, 'upstream failed before answering; retrying the idempotent request')
-          attempt(call, opts, cb, tried.length === 0 ? [up] : [...tried, up], err)
-          return
-        }
-        cb(err)
-        return
-      }
-      if (breaker !== null) {
-        if (data.statusCode >= 500) breaker.failure(probe, false)
-        else breaker.success(probe)
-      }
-      report(svc, up, { statusCode: data.statusCode, kind: null, durationMs })
-      if (counted) {
-        const body = data.body as BodyWithUpstream
-        body[kUpstream] = up
-        body.on('close', releaseUpstream)
-      }
-      cb(null, data)
-    })
+    this.abort = abort
+    this.inner!.onConnect(abort)
+  }
+
+  onHeaders (statusCode: number, headers: Buffer[], resume: () => void, statusText: string) {
+    // 1xx are not the response.
+    if (statusCode >= 200 && this.timer !== null) {
+      clearTimeout(this.timer)
+      this.timer = null
+    }
+    return this.inner!.onHeaders(statusCode, headers, resume, statusText)
+  }
+
+  onData (chunk: Buffer) {
+    return this.inner!.onData(chunk)
+  }
+
+  onComplete (trailers: string[] | null) {
+    this.inner!.onComplete(trailers)
+  }
+
+  onError (err: Error) {
+    if (this.timer !== null) {
+      clearTimeout(this.timer)
+      this.timer = null
+    }
+    this.inner!.onError(err)
+  }
+}
+
+// undici's request() over the attempt's handler: the attempt rides on `opaque`, which
+// request() also hands back to the callback, so one shared callback serves every call.
+class AttemptDispatcher extends Dispatcher {
+  dispatch (opts: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const attempt = (opts as unknown as UndiciOpts).opaque as UpstreamAttempt
+    attempt.inner = handler as LegacyHandler
+    return attempt.agent.dispatch(opts, attempt)
+  }
+}
+
+const attempts = new AttemptDispatcher()
+
+function timeoutMessage (ms: number) {
+  return `no response headers from the upstream within ${ms} ms`
+}
+
+function onAttemptTimeout (a: UpstreamAttempt) {
+  a.timer = null
+  const err = new errors.HeadersTimeoutError(timeoutMessage(a.call.svc.timeoutMs))
+  // On a socket: undici aborts the request and closes the connection, and the error comes
+  // back through the callback like any other.
+  if (a.abort !== null) {
+    a.abort(err)
+    return
+  }
+  // Still connecting: nothing was sent. Answer now; undici aborts it once it has a socket
+  // (onConnect), or the connect fails within timeouts.connect. A client that already left
+  // gets its abort from undici instead.
+  if ((a.opts.signal as unknown as ClientSignal).aborted) return
+  a.settled = true
+  settle(a, err, undefined)
+}
+
+function onAttemptResult (err: Error | null, data: Dispatcher.ResponseData<unknown>) {
+  const a = data.opaque as UpstreamAttempt
+  // Errors raised before undici took the request (invalid options) skip the handler.
+  if (a.timer !== null) {
+    clearTimeout(a.timer)
+    a.timer = null
+  }
+  if (a.settled) return
+  settle(a, err, err === null ? data : undefined)
+}
+
+function report (seam: Seam, svc: ServiceRuntime, up: UpstreamState, outcome: UpstreamOutcome) {
+  const observers = seam.observers
+  for (let i = 0; i < observers.length; i++) observers[i]!(svc, up, outcome)
+}
+
+function settle (a: UpstreamAttempt, err: Error | null, data: Dispatcher.ResponseData<unknown> | undefined) {
+  const { call, up, probe, opts, cb, seam } = a
+  const { svc, request } = call
+  const breaker = up.breaker
+  const durationMs = performance.now() - a.start
+  request.gw.upstreamMs = durationMs
+  const counted = svc.leastConnections
+  if (err !== null) {
+    if (counted) up.inflight--
+    const kind = classify(err)
+    if (kind === 'aborted') {
+      // The client left: the upstream did nothing wrong, nothing to retry.
+      if (breaker !== null) breaker.abandon(probe)
+      cb(err)
+      return
+    }
+    if (breaker !== null) breaker.failure(probe, kind === 'timeout')
+    report(seam, svc, up, { statusCode: null, kind, durationMs })
+    const tried = a.tried
+    if (isRetryable(opts, err, a.abort !== null, tried.length + 1, svc.config.retries)) {
+      request.log.warn({ err, upstream: up.origin }, 'upstream connection failed before the request was sent; retrying the idempotent request')
+      attempt(seam, call, opts, cb, tried.length === 0 ? [up] : [...tried, up], err)
+      return
+    }
+    cb(err)
+    return
+  }
+  const res = data!
+  if (breaker !== null) {
+    if (res.statusCode >= 500) breaker.failure(probe, false)
+    else breaker.success(probe)
+  }
+  report(seam, svc, up, { statusCode: res.statusCode, kind: null, durationMs })
+  if (counted) {
+    const body = res.body as BodyWithUpstream
+    body[kUpstream] = up
+    body.on('close', releaseUpstream)
+  }
+  cb(null, res)
+}
+
+// `tried` is the upstreams of earlier attempts; `lastErr` their last failure, which is
+// what the client gets when a retry finds no upstream to go to.
+function attempt (seam: Seam, call: ProxyCall, opts: UndiciOpts, cb: Callback, tried: readonly UpstreamState[], lastErr: Error | null) {
+  const { svc, request } = call
+  const up = seam.select(svc, tried)
+  if (up instanceof Error) {
+    cb(lastErr ?? up)
+    return
+  }
+  // A half-open breaker lets this call through as its probe: its outcome decides.
+  const probe = up.breaker !== null && up.circuit === 'half-open' && up.breaker.enter()
+  const gw = request.gw
+  gw.upstream = up.origin
+  opts.origin = up.origin
+  opts.headers.host = up.host
+  const start = performance.now()
+  gw.upstreamStartMs = start
+  if (svc.leastConnections) up.inflight++
+  const a = new UpstreamAttempt(seam, call, opts, cb, tried, up, probe, start)
+  opts.opaque = a
+  // SPEC: the upstream timeout covers the call until its response headers, connect
+  // included. A timer of our own: undici's headersTimeout ticks in 500 ms steps.
+  if (svc.timeoutMs < MAX_TIMER_MS) a.timer = setTimeout(onAttemptTimeout, svc.timeoutMs, a)
+  attempts.request(opts, onAttemptResult)
+}
+
+export function createUpstreamDispatcher (agent: Dispatcher, { hooks, bodyLimit }: DispatcherOptions) {
+  const seam: Seam = {
+    select: hooks.find((h) => h.select)?.select ?? selectUpstream,
+    observers: hooks.filter((h) => h.onOutcome).map((h) => h.onOutcome!),
+    agent,
   }
 
   return {
@@ -176,6 +322,8 @@ export function createUpstreamDispatcher (agent: Dispatcher, { hooks, bodyLimit 
         pipeline(opts.body, limited, () => {})
         opts.body = limited
       }
+      // The attempt's timer is the upstream timeout; undici's would only add a coarser one.
+      opts.headersTimeout = 0
       const gw = call.request.gw
       const signal = new ClientSignal()
       // Request context's 'close' listener aborts it when the client leaves (request-end.ts).
@@ -183,7 +331,7 @@ export function createUpstreamDispatcher (agent: Dispatcher, { hooks, bodyLimit 
       opts.signal = signal as unknown as AbortSignal
       // The client already left (e.g. while an async policy ran): contact nobody.
       if (gw.res.destroyed) signal.abort()
-      attempt(call, opts, cb, NOTHING_TRIED, null)
+      attempt(seam, call, opts, cb, NOTHING_TRIED, null)
     },
   }
 }

@@ -1,22 +1,79 @@
-import { test } from 'node:test'
+import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
+import { once } from 'node:events'
 import { request } from 'undici'
 import { closedPort } from '../helpers/upstream.ts'
+import { createRawUpstream } from '../helpers/raw-upstream.ts'
 import { baseConfig, createGateway } from '../helpers/gateway.ts'
-import { quickBreaker, switchableUpstream, upstreamState } from './support.ts'
+import { metricValue, quickBreaker, switchableUpstream, upstreamState } from './support.ts'
 
-test('one upstream resetting every request: GETs still answer 200 (retried elsewhere, then ejected)', async (t) => {
+// Reads the whole request, counts it, then breaks the connection (RST, or FIN without an
+// answer): the upstream may have acted on it.
+async function breakingAfterRead (t: TestContext, how: 'reset' | 'close') {
+  return createRawUpstream(t, (socket) => { if (how === 'reset') socket.resetAndDestroy(); else socket.destroy() })
+}
+
+test('a GET, HEAD, OPTIONS or DELETE the upstream read before breaking the connection is not sent again: one 502, the other upstream never sees it', async (t) => {
+  const a = await breakingAfterRead(t, 'reset')
+  const b = await breakingAfterRead(t, 'close')
+  const gw = await createGateway(t, baseConfig([{ name: 'users', prefix: '/api/users', upstreams: [a.origin, b.origin], retries: 1, circuitBreaker: false }]),
+    { listen: true })
+  const methods = ['GET', 'HEAD', 'OPTIONS', 'DELETE'] as const
+  for (const method of methods) {
+    const res = await request(`${gw.url}/api/users/1`, { method })
+    assert.equal(res.statusCode, 502, method)
+    await res.body.dump()
+  }
+  assert.equal(a.requests.length + b.requests.length, methods.length, `requests seen: ${a.requests.length} + ${b.requests.length}`)
+})
+
+for (const how of ['reset', 'close'] as const) {
+  test(`a GET a single upstream read before it ${how === 'reset' ? 'reset' : 'closed'} the connection is not sent to it again`, async (t) => {
+    const up = await breakingAfterRead(t, how)
+    const gw = await createGateway(t, baseConfig([{ name: 'users', prefix: '/api/users', upstreams: [up.origin], retries: 3, circuitBreaker: false }]),
+      { listen: true })
+    const res = await request(`${gw.url}/api/users/1`)
+    assert.equal(res.statusCode, 502)
+    assert.equal((await res.body.json() as { code: string }).code, 'GW_BAD_GATEWAY')
+    assert.equal(up.requests.length, 1)
+  })
+}
+
+test('an upstream resetting every GET it read: each costs one 502 until its breaker ejects it, and no GET reaches both', async (t) => {
   const dead = await switchableUpstream(t, 'reset')
   const live = await switchableUpstream(t)
-  const gw = await createGateway(t, baseConfig([{ name: 'users', prefix: '/api/users', upstreams: [dead.origin, live.origin], retries: 1,
-    circuitBreaker: quickBreaker({ volumeThreshold: 3, resetTimeout: '30s' }) }]))
-  for (let i = 0; i < 20; i++) {
-    const res = await gw.inject(`/api/users/${i}`)
-    assert.equal(res.statusCode, 200, `GET ${i}`)
-  }
-  assert.equal(live.calls, 20)
+  const breaker = quickBreaker({ volumeThreshold: 3, resetTimeout: '30s' })
+  const gw = await createGateway(t, baseConfig([{ name: 'users', prefix: '/api/users', upstreams: [dead.origin, live.origin], retries: 1, circuitBreaker: breaker }]))
+  const statuses: number[] = []
+  for (let i = 0; i < 20; i++) statuses.push((await gw.inject(`/api/users/${i}`)).statusCode)
   assert.equal(dead.calls, 3, 'the dead upstream is ejected once its breaker opens')
+  assert.equal(statuses.filter((s) => s === 502).length, 3)
+  assert.equal(live.calls, 17)
   assert.equal(upstreamState(gw, 'users', dead.origin).circuit, 'open')
+})
+
+test('a pooled keep-alive connection the upstream closed while idle is not a failure: the next GET goes on a new connection', async (t) => {
+  const OK = 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\nKeep-Alive: timeout=60\r\n\r\nok'
+  let idleClosed!: Promise<unknown>
+  const up = await createRawUpstream(t, (socket, _head, index) => {
+    socket.write(OK)
+    // The first connection is closed by the upstream once it is idle in the gateway's pool.
+    if (index === 0) {
+      idleClosed = once(socket, 'close')
+      socket.end()
+    }
+  })
+  const gw = await createGateway(t, baseConfig([{ name: 'users', prefix: '/api/users', upstreams: [up.origin], retries: 1, circuitBreaker: false }]),
+    { listen: true })
+  const first = await request(`${gw.url}/api/users/1`)
+  assert.equal(await first.body.text(), 'ok')
+  await idleClosed
+  for (let i = 2; i <= 3; i++) {
+    const res = await request(`${gw.url}/api/users/${i}`)
+    assert.equal(res.statusCode, 200)
+    assert.equal(await res.body.text(), 'ok')
+  }
+  assert.equal(up.requests.length, 3)
 })
 
 test('one upstream refusing connections: GET, HEAD, OPTIONS, DELETE and a bodiless PUT are retried on the other', async (t) => {
@@ -64,13 +121,12 @@ test('an upstream answer is never retried: a 503 from the upstream is relayed, t
 })
 
 test('retries is a bound: retries 1 makes exactly two attempts, on two different upstreams', async (t) => {
-  const a = await switchableUpstream(t, 'reset')
-  const b = await switchableUpstream(t, 'reset')
-  const c = await switchableUpstream(t, 'reset')
-  const gw = await createGateway(t, baseConfig([{ name: 'users', prefix: '/api/users', upstreams: [a.origin, b.origin, c.origin], retries: 1, circuitBreaker: false }]))
+  const origins = await Promise.all([0, 1, 2].map(async () => `http://127.0.0.1:${await closedPort()}`))
+  const gw = await createGateway(t, baseConfig([{ name: 'users', prefix: '/api/users', upstreams: origins, retries: 1, circuitBreaker: false }]))
   const res = await gw.inject('/api/users/1')
   assert.equal(res.statusCode, 502)
-  const counts = [a.calls, b.calls, c.calls]
+  const counts = await Promise.all(origins.map(async (upstream) =>
+    await metricValue(gw, 'gatehouse_upstream_errors_total', { service: 'users', upstream, kind: 'refused' }) ?? 0))
   assert.equal(counts.reduce((x, y) => x + y), 2, `attempts per upstream: ${counts}`)
   assert.ok(counts.every((n) => n <= 1), 'the retry went to a different upstream')
 })
