@@ -10,6 +10,8 @@ import { buildGeneration, type Generation } from './generation.ts'
 import { buildAdmin } from './admin/index.ts'
 import { createLogger } from './logger.ts'
 import { createGatewayMetrics } from '../../plugins/metrics/gateway-metrics.ts'
+import { createKnownSeries } from '../../plugins/metrics/known-series.ts'
+import { knownServices } from './known-services.ts'
 import { createKeySource, type AuthKeyOptions } from '../../plugins/auth/key-source.ts'
 import { createRateLimitStore } from '../../plugins/rate-limit/index.ts'
 import { upstreamMetricsHooks } from '../../plugins/metrics/upstream-metrics.ts'
@@ -100,6 +102,9 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
   const resilience = createResilience(ctx)
   let generation = await buildGeneration(ctx, config.services)
   resilience.attach(generation.services)
+  // Counter series the config makes known start at 0 (plugins/metrics/known-series.ts).
+  const knownSeries = createKnownSeries(ctx.metrics)
+  await knownSeries.apply(knownServices(generation.services, ctx.config.rateLimit, ctx.metrics))
   let serving: Serving = { generation, inflight: 0, onIdle: null }
   const retired = new Map<Serving, Promise<void>>()
 
@@ -141,6 +146,8 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
     ctx.config = { ...ctx.config, services }
     releaseUnusedUpstreams(services)
     retire(previous)
+    // Starts the new services' series in this tick too, and drops those of removed ones.
+    await knownSeries.apply(knownServices(next.services, ctx.config.rateLimit, ctx.metrics))
   }
 
   function retire (s: Serving) {
@@ -153,7 +160,7 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
       clearTimeout(timer)
       s.onIdle = null
       return s.generation.app.close()
-    }).catch((err: unknown) => {
+    }).then(() => knownSeries.prune()).catch((err: unknown) => {
       logger.error({ err }, 'closing a replaced generation failed')
     }).finally(() => {
       retired.delete(s)

@@ -35,6 +35,10 @@ function seriesFor<L extends string, S> (map: Map<string, S>, metric: string, na
   return series
 }
 
+function retainSeries (map: Map<string, { labels: Record<string, string> }>, keep: (labels: Record<string, string>) => boolean) {
+  for (const [key, series] of map) if (!keep(series.labels)) map.delete(key)
+}
+
 export class FastHistogram<L extends string> {
   readonly name: string
   readonly help: string
@@ -65,6 +69,12 @@ export class FastHistogram<L extends string> {
         s.count++
       },
     }
+  }
+
+  // Drops the series whose labels fail `keep` (a removed service's): a child still held
+  // somewhere counts into nothing from then on, it never brings the series back.
+  retain (keep: (labels: Record<string, string>) => boolean) {
+    retainSeries(this.#series, keep)
   }
 
   reset () {
@@ -116,6 +126,10 @@ export class FastCounter<L extends string> {
         s.value += value
       },
     }
+  }
+
+  retain (keep: (labels: Record<string, string>) => boolean) {
+    retainSeries(this.#series, keep)
   }
 
   async get () {

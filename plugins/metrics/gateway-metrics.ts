@@ -20,7 +20,7 @@ export const CIRCUIT_TRANSITION_LABEL = { closed: 'closed', 'half-open': 'half_o
 export function createGatewayMetrics (registry: Registry = new Registry()) {
   collectDefaultMetrics({ register: registry })
   const registers = [registry]
-  return {
+  const metrics = {
     registry,
     httpRequests: new FastCounter({
       name: 'gatehouse_http_requests_total',
@@ -102,6 +102,10 @@ export function createGatewayMetrics (registry: Registry = new Registry()) {
       registers,
     }),
   }
+  // Both results exist from the start, so the first reload (or failure) is an increase
+  // Prometheus sees (plugins/metrics/known-series.ts starts the per-service ones).
+  for (const result of ['success', 'failure']) metrics.configReloads.inc({ result }, 0)
+  return metrics
 }
 
 export type GatewayMetrics = ReturnType<typeof createGatewayMetrics>
