@@ -51,8 +51,9 @@ function assertNoSeries (families: ReturnType<typeof parseExposition>, service: 
   }
 }
 
-// `promtool check metrics` reads the exposition on stdin; it exits 1 on a format error
-// (its lint remarks on Node's default metrics do not fail it).
+// `promtool check metrics` reads the exposition on stdin. A format error fails; so does
+// any lint remark on a gatehouse_* metric. prom-client's default Node metrics have
+// remarks of their own (nodejs_active_handles_total is a gauge): not ours to rename.
 async function promtoolCheck (t: TestContext, text: string) {
   try {
     await run('promtool', ['--version'])
@@ -66,7 +67,9 @@ async function promtoolCheck (t: TestContext, text: string) {
   child.stderr.on('data', (c: Buffer) => { output += c })
   child.stdin.end(text)
   const [code] = await once(child, 'close') as [number]
-  assert.equal(code, 0, output)
+  const remarks = output.split('\n').filter((line) => line.trim() !== '')
+  assert.deepEqual(remarks.filter((line) => !/^(?:nodejs|process)_\S+ /.test(line)), [], 'promtool check metrics')
+  assert.ok(code === 0 || remarks.length > 0, `promtool exited ${code}`)
 }
 
 test('right after start, /metrics has every counter series the config makes known, at 0', async (t) => {
