@@ -90,7 +90,7 @@ export async function listenGateway (gateway: Gateway, overrides: ListenOverride
   let onReload: ((event: ReloadEvent) => void) | null = null
   if (listener.certificate !== null && s.tls !== null) {
     const reloader = certificates = new CertificateReloader({
-      server: publicServer as https.Server, files: s.tls, current: listener.certificate, logger,
+      server: publicServer as https.Server, tls: s.tls, current: listener.certificate, logger,
     })
     reloader.watch()
     // SIGHUP re-reads the certificate too, from the paths of the config now running.

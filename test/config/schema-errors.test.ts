@@ -5,6 +5,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { formatProblem, loadConfig, resolveConfig, type GatewayConfig } from '../../apps/gateway/config/index.ts'
+import { DEFAULT_TLS_PROTOCOL } from '../../apps/gateway/tls/protocol-policy.ts'
 
 const svc = (extra: Record<string, unknown> = {}) =>
   ({ name: 'users', prefix: '/api/users', upstreams: ['http://127.0.0.1:3001'], auth: 'none', ...extra })
@@ -355,7 +356,7 @@ test('edge options resolve: TLS paths, compression, CORS, cache, ipAccess, upstr
       websocket: true
     })]
   }, { baseDir: dir })
-  assert.deepEqual(config.server.tls, { cert: join(dir, 'tls/cert.pem'), key: join(dir, 'tls/key.pem') })
+  assert.deepEqual(config.server.tls, { cert: join(dir, 'tls/cert.pem'), key: join(dir, 'tls/key.pem'), ...DEFAULT_TLS_PROTOCOL })
   assert.equal(config.server.http2, true)
   assert.deepEqual(config.server.httpRedirect, { port: 8079 })
   assert.deepEqual(config.ipAccess, { allow: [], deny: ['192.0.2.1/32'] })

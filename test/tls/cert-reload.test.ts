@@ -176,7 +176,7 @@ test('turning TLS on or off is restart-only; other server.tls changes are live',
   const a = selfSigned(dir, 'a')
   const withTls = (await createGateway(t, baseConfig([{ name: 'u', prefix: '/u', upstreams: [up.origin] }], { server: tlsServerConfig(a) }))).config
   const plain = (await createGateway(t, baseConfig([{ name: 'u', prefix: '/u', upstreams: [up.origin] }]))).config
-  const moved = { ...withTls, server: { ...withTls.server, tls: { cert: '/elsewhere/c.pem', key: '/elsewhere/k.pem' } } }
+  const moved = { ...withTls, server: { ...withTls.server, tls: { ...withTls.server.tls!, cert: '/elsewhere/c.pem', key: '/elsewhere/k.pem' } } }
   assert.deepEqual(restartOnlyChanges(withTls, plain).other, ['server.tls'])
   assert.deepEqual(restartOnlyChanges(plain, withTls).other, ['server.tls'])
   assert.deepEqual(restartOnlyChanges(withTls, moved).other, [])

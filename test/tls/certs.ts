@@ -32,11 +32,13 @@ export function certDir (t: TestContext): string {
   return dir
 }
 
-// A self-signed certificate for localhost / 127.0.0.1 (its own CA for the client).
-export function selfSigned (dir: string, name: string, cn = 'localhost'): CertFiles {
+// A self-signed certificate for localhost / 127.0.0.1 (its own CA for the client). EC
+// unless `rsa`: the ECDHE-RSA-* suites need an RSA certificate.
+export function selfSigned (dir: string, name: string, cn = 'localhost', opts: { rsa?: boolean } = {}): CertFiles {
   const cert = join(dir, `${name}.pem`)
   const key = join(dir, `${name}.key`)
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
+  const keyArgs = opts.rsa ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1']
+  openssl(['req', '-x509', ...keyArgs, '-nodes',
     '-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=${cn}`, '-addext', SAN])
   return filesOf(cert, key)
 }

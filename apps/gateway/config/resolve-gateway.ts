@@ -15,6 +15,7 @@ import {
 } from './schema.ts'
 import type { GatewayConfig, JwtConfig, RateLimitConfig, ServerConfig, ServiceConfig } from './types.ts'
 import { algorithmsForKey } from '../../../plugins/auth/key-algorithms.ts'
+import { cipherProblem, DEFAULT_TLS_PROTOCOL, effectiveCiphers, type TlsConfig } from '../tls/protocol-policy.ts'
 
 // The main config's sections, each resolved when its shape (types, required keys)
 // is right, so one bad section or value never hides the problems of another. Values
@@ -52,12 +53,24 @@ function trustProxy (raw: Raw<'server'>['trustProxy'], report: Report): false | 
   })
 }
 
+function tlsConfig (raw: NonNullable<Raw<'server'>['tls']>, ctx: Ctx): TlsConfig {
+  const ciphers = raw.ciphers === undefined ? DEFAULT_TLS_PROTOCOL.ciphers : effectiveCiphers(raw.ciphers)
+  const problem = raw.ciphers === undefined ? null : cipherProblem(ciphers)
+  if (problem !== null) ctx.report('server.tls.ciphers', problem)
+  return {
+    cert: resolvePath(ctx.baseDir, raw.cert),
+    key: resolvePath(ctx.baseDir, raw.key),
+    minVersion: raw.minVersion ?? DEFAULT_TLS_PROTOCOL.minVersion,
+    ciphers
+  }
+}
+
 function server (raw: Raw<'server'>, ctx: Ctx): ServerConfig {
   const { report } = ctx
   const t = raw.timeouts ?? {}
   const timeout = (key: keyof typeof t, fallback: number, positive: boolean): number =>
     t[key] === undefined ? fallback : durationMs(t[key], `server.timeouts.${key}`, report, positive)
-  const tls = raw.tls === undefined ? null : { cert: resolvePath(ctx.baseDir, raw.tls.cert), key: resolvePath(ctx.baseDir, raw.tls.key) }
+  const tls = raw.tls === undefined ? null : tlsConfig(raw.tls, ctx)
   const port = raw.port ?? DEFAULT_SERVER.port
   if (raw.http2 === true && tls === null) report('server.http2', 'needs server.tls (HTTP/2 is offered through TLS ALPN)')
   if (raw.httpRedirect !== undefined) {

@@ -6,6 +6,7 @@ import { IpAccessSchema } from '../../../plugins/ip-access/schema.ts'
 import { CorsSchema } from '../../../plugins/cors/schema.ts'
 import { CacheSchema } from '../../../plugins/cache/schema.ts'
 import { CompressionSchema } from '../../../plugins/compression/schema.ts'
+import { TLS_MIN_VERSIONS } from '../tls/protocol-policy.ts'
 
 // The raw YAML, key for key as in SPEC.md "Configuration". Every object is closed
 // (additionalProperties: false): a typo such as `rateLimt` must fail, not silently
@@ -133,7 +134,12 @@ export const ServerSchema = Strict({
     headers: Type.Optional(Duration),
     drain: Type.Optional(Duration)
   })),
-  tls: Type.Optional(Strict({ cert: NonEmpty, key: NonEmpty })),
+  tls: Type.Optional(Strict({
+    cert: NonEmpty,
+    key: NonEmpty,
+    minVersion: Type.Optional(OneOf(TLS_MIN_VERSIONS)),
+    ciphers: Type.Optional(NonEmpty)
+  })),
   http2: Type.Optional(Type.Boolean()),
   httpRedirect: Type.Optional(Strict({ port: Port }))
 })

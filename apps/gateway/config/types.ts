@@ -9,6 +9,7 @@ import type { IpAccessConfig } from '../../../plugins/ip-access/schema.ts'
 import type { CorsConfig } from '../../../plugins/cors/schema.ts'
 import type { CacheConfig } from '../../../plugins/cache/schema.ts'
 import type { CompressionConfig } from '../../../plugins/compression/schema.ts'
+import type { TlsConfig } from '../tls/protocol-policy.ts'
 
 export type {
   AuthMode, CacheConfig, CircuitBreakerConfig, CompressionConfig, ConfigProblem, CorsConfig, HealthCheckConfig,
@@ -45,7 +46,7 @@ export interface ServerConfig {
   bodyLimit: number
   maxConnections: number
   timeouts: TimeoutsConfig
-  tls: { cert: string, key: string } | null // file paths (absolute)
+  tls: TlsConfig | null // file paths (absolute), protocol policy
   http2: boolean
   httpRedirect: { port: number } | null
 }

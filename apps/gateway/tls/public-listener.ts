@@ -8,12 +8,14 @@ import type { ServerConfig } from '../config/types.ts'
 import { PROBLEM_CONTENT_TYPE } from '../../../plugins/errors/problem.ts'
 import { headersTooLarge, MAX_HEADER_BYTES, standaloneProblem } from '../../../plugins/errors/client-error.ts'
 import { readCertificatePair, type CertificatePair } from './certificates.ts'
+import { protocolOptions } from './protocol-policy.ts'
 
 // The public port's server, by `server.tls` / `server.http2`:
 //   no tls          -> http.Server
 //   tls             -> https.Server (HTTP/1.1 over TLS)
 //   tls + http2     -> http2 secure server with allowHTTP1: ALPN picks h2 or http/1.1 per
 //                      connection; both kinds reach the same handler (Node's compat API).
+// TLS versions and suites: protocol-policy.ts (Mozilla intermediate unless configured).
 // Every kind gets the same header limit, header/request/keep-alive timeouts and
 // connection cap (Node applies the HTTP/1 options to the http/1.1 connections of the
 // http2 server too). Drain needs one API over all three: closeIdle() ends idle keep-alive
@@ -102,7 +104,7 @@ export async function createPublicListener (opts: PublicListenerOptions): Promis
     // Invalid files fail the start, with the reason (the config check already saw them readable).
     certificate = await readCertificatePair(s.tls)
     // A client must finish its TLS handshake as fast as its request headers.
-    const tls = { cert: certificate.cert, key: certificate.key, handshakeTimeout: s.timeouts.headersMs }
+    const tls = { cert: certificate.cert, key: certificate.key, ...protocolOptions(s.tls), handshakeTimeout: s.timeouts.headersMs }
     if (!s.http2) {
       server = https.createServer({ ...base, ...tls, shouldUpgradeCallback: opts.shouldUpgrade }, opts.handler)
     } else {
