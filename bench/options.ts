@@ -1,112 +1,59 @@
+import { existsSync } from 'node:fs'
+import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { CONTENDER_ORDER, type ContenderName } from './contenders.ts'
+import { BASELINE, KINDS } from './contenders.ts'
 
-export interface BenchOptions {
-  quick: boolean
-  profile: boolean
-  instructions: boolean
-  functions: boolean // with --instructions: Ir by function
-  requests: number // requests per counted window with --instructions
-  profileContender: ContenderName
-  rounds: number
-  pairedWindows: number // head-to-head windows per proxy; 0 = none
-  primeS: number // once per contender after start-up
-  warmupS: number
-  durationS: number
-  profileS: number
-  connections: number
-  pipelining: number
-  only: ContenderName[]
-  pin: boolean
-}
+export type BenchOptions = ReturnType<typeof parseOptions>
 
 export const USAGE = `usage: npm run bench -- [options]
-  --quick              ~1 minute: 3 rounds of 1 s warm-up + 2 s measured
-                       (each contender is first primed once: 2 s, 5 s without --quick)
-  --rounds N           interleaved rounds (default 8: many short rounds, because this
-                       kind of VM drifts in speed by 20-30 % within a minute)
-  --paired N           head-to-head windows per proxy after the rounds (default 8; none
-                       with --quick unless given; 0 = none): each proxy loaded at the same
-                       time as the bare proxy, both on one core, so the VM's drift cancels
-                       out of the ratio; the issue-9 targets are judged on these
-  --warmup S           warm-up seconds per run (default 1)
-  --duration S         measured seconds per run (default 4)
-  --connections N      concurrent connections (default 50)
-  --only a,b,...       contenders to run (${CONTENDER_ORDER.join(', ')})
-  --no-pin             do not pin processes to cores with taskset
-  --profile            instead of comparing: profile one contender with node --cpu-prof
-                       under load and print the top self-time functions
-  --contender NAME     the contender --profile profiles (default gatehouse-full)
-  --instructions       instead of comparing: instructions per request of each proxy under
-                       valgrind's callgrind (repeatable, unlike time on this VM; needs
-                       valgrind, ~2.5 min per proxy)
-  --requests N         requests per counted window with --instructions (default 2000;
-                       5 windows per contender, the lowest counts)
-  --functions          with --instructions: also Ir/request by function (JS functions
-                       named through node --perf-basic-prof), and each contender's
-                       difference from the bare proxy, function by function`
+  --rounds N         interleaved rounds (default 5; 3 with --quick)
+  --warmup S         warm-up seconds before each measured window (default 1)
+  --duration S       measured seconds per contender per round (default 4; 1 with --quick)
+  --connections N    concurrent keep-alive connections (default 50)
+  --only a,b,...     contenders to run, of: ${KINDS.join(', ')}
+                     (${BASELINE} always runs: the ratios are to it)
+  --compare DIR      also run gatehouse-none and gatehouse-full from the checkout at DIR
+                     (its own apps/gateway/cli.ts), named e.g. gatehouse-full@<sha>
+  --load TOOL        wrk or autocannon (default: wrk when installed)
+  --quick            a one-minute look: 3 rounds of 1 s warm-up + 1 s measured
+  --help             this text`
 
 export class UsageError extends Error {}
 
-function positiveNumber (value: string | undefined, name: string, fallback: number, integer: boolean): number {
+function count (value: string | undefined, name: string, fallback: number, min = 1): number {
   if (value === undefined) return fallback
   const n = Number(value)
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new UsageError(`--${name} must be a positive ${integer ? 'integer' : 'number'}`)
+  if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}`)
   return n
 }
 
-function contenderName (value: string): ContenderName {
-  if (!(CONTENDER_ORDER as string[]).includes(value)) throw new UsageError(`unknown contender "${value}" (one of ${CONTENDER_ORDER.join(', ')})`)
-  return value as ContenderName
-}
+const S = { type: 'string' } as const
+const B = { type: 'boolean' } as const
 
-export function parseOptions (argv: string[]): BenchOptions {
-  let values
+// Throws UsageError (its message '' for --help).
+export function parseOptions (argv: string[]) {
+  let v
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        quick: { type: 'boolean' },
-        profile: { type: 'boolean' },
-        instructions: { type: 'boolean' },
-        functions: { type: 'boolean' },
-        requests: { type: 'string' },
-        contender: { type: 'string' },
-        rounds: { type: 'string' },
-        paired: { type: 'string' },
-        warmup: { type: 'string' },
-        duration: { type: 'string' },
-        connections: { type: 'string' },
-        only: { type: 'string' },
-        'no-pin': { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }))
+    v = parseArgs({ args: argv, strict: true, options: { rounds: S, warmup: S, duration: S, connections: S, only: S, compare: S, load: S, quick: B, help: B } }).values
   } catch (err) {
     throw new UsageError((err as Error).message)
   }
-  if (values.help) throw new UsageError('')
-  if (values.functions === true && values.instructions !== true) throw new UsageError('--functions goes with --instructions')
-  const quick = values.quick === true
+  if (v.help === true) throw new UsageError('')
+  const quick = v.quick === true
+  const only = v.only === undefined ? [...KINDS] : v.only.split(',').map((s) => s.trim())
+  for (const name of only) if (!(KINDS as readonly string[]).includes(name)) throw new UsageError(`unknown contender "${name}" (one of ${KINDS.join(', ')})`)
+  if (v.load !== undefined && v.load !== 'wrk' && v.load !== 'autocannon') throw new UsageError('--load is wrk or autocannon')
+  const compare = v.compare === undefined ? null : path.resolve(v.compare)
+  if (compare !== null && !existsSync(path.join(compare, 'apps/gateway/cli.ts'))) throw new UsageError(`--compare ${compare}: no apps/gateway/cli.ts there`)
   return {
+    rounds: count(v.rounds, 'rounds', quick ? 3 : 5),
+    warmupS: count(v.warmup, 'warmup', 1, 0),
+    durationS: count(v.duration, 'duration', quick ? 1 : 4),
+    primeS: quick ? 1 : 3, // once per contender after start-up
+    connections: count(v.connections, 'connections', 50),
+    only: KINDS.filter((k) => k === BASELINE || only.includes(k)),
+    compare, // another checkout of this repository
+    load: (v.load ?? null) as 'wrk' | 'autocannon' | null, // null: wrk when installed
     quick,
-    profile: values.profile === true,
-    instructions: values.instructions === true,
-    functions: values.functions === true,
-    requests: positiveNumber(values.requests, 'requests', 2000, true),
-    profileContender: contenderName(values.contender ?? 'gatehouse-full'),
-    rounds: positiveNumber(values.rounds, 'rounds', quick ? 3 : 8, true),
-    // --quick stays a one-minute look: head to head only when asked for.
-    pairedWindows: values.paired === '0' ? 0 : positiveNumber(values.paired, 'paired', quick ? 0 : 8, true),
-    primeS: quick ? 2 : 5,
-    warmupS: positiveNumber(values.warmup, 'warmup', 1, true),
-    durationS: positiveNumber(values.duration, 'duration', quick ? 2 : 4, true),
-    profileS: positiveNumber(values.duration, 'duration', quick ? 5 : 15, true),
-    connections: positiveNumber(values.connections, 'connections', 50, true),
-    pipelining: 1,
-    only: values.only === undefined ? CONTENDER_ORDER : values.only.split(',').map((s) => contenderName(s.trim())),
-    pin: values['no-pin'] !== true,
   }
 }
