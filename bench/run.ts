@@ -60,7 +60,8 @@ async function bench (s: Session, opts: BenchOptions): Promise<number> {
       const r = await s.start(c)
       await smokeCheck(r, s.headers)
       // Once before round 1, so the JIT's first minutes are not one contender's first round.
-      await runLoad(load, r.url, opts.primeS)
+      const primed = await runLoad(load, r.url, opts.primeS)
+      if (failedRequests(primed) > 0) problems.push(`${c.name}: ${failedRequests(primed)} failed requests while priming ${JSON.stringify(primed.errors)}`)
       running.push(r)
       log(`started ${c.name} (pid ${r.child.pid})`)
     } catch (err) {
@@ -144,7 +145,7 @@ export async function main (argv: string[]): Promise<number> {
     process.stderr.write(`bench: ${(session.signal.reason as Error).message}; nothing written\n`)
     code = 130
   } finally {
-    await session.close(code !== 0)
+    await session.close(code === 1)
   }
   return code
 }
