@@ -4,15 +4,14 @@
 // 2 on bad options. docs/performance.md says how to read it.
 import { execFileSync, spawnSync } from 'node:child_process'
 import path from 'node:path'
-import { readCpuTicks } from './cpu.ts'
 import { BASELINE, DESCRIPTIONS, type Contender } from './contenders.ts'
 import { failedRequests, runLoad, type LoadSettings } from './load.ts'
 import { nginxVersion } from './nginx.ts'
 import { parseOptions, UsageError, USAGE, type BenchOptions } from './options.ts'
-import { logTail } from './processes.ts'
 import { machineLine, packageVersion, writeReport, type Report } from './report.ts'
 import { openSession, smokeCheck, Skip, ROOT, type Running, type Session } from './session.ts'
-import { summarise, tableRows, textTable, type Sample } from './summary.ts'
+import { runRounds } from './rounds.ts'
+import { summarise, tableRows, textTable } from './summary.ts'
 
 const log = (line: string) => process.stdout.write(line + '\n')
 
@@ -29,17 +28,6 @@ function contenders (opts: BenchOptions): Contender[] {
 }
 
 const describe = (c: Contender) => DESCRIPTIONS[c.kind] + (c.root === ROOT ? '' : ` (from ${c.root})`)
-
-async function measure (s: Session, load: LoadSettings, r: Running, opts: BenchOptions, round: number): Promise<Sample> {
-  const warm = opts.warmupS > 0 ? await runLoad(load, r.url, opts.warmupS) : { errors: {} }
-  const before = readCpuTicks(r.child.pid)
-  const run = await runLoad(load, r.url, opts.durationS)
-  const after = readCpuTicks(r.child.pid)
-  const errors = { ...run.errors }
-  for (const [k, n] of Object.entries(warm.errors)) errors[k] = (errors[k] ?? 0) + n
-  const cpuUsPerReq = before === null || after === null || run.requests === 0 ? null : (after - before) / s.clkTck * 1e6 / run.requests
-  return { round, requests: run.requests, rps: run.rps, p50Ms: run.p50Ms, p99Ms: run.p99Ms, cpuUsPerReq, errors }
-}
 
 async function bench (s: Session, opts: BenchOptions): Promise<number> {
   const tool = opts.load ?? (spawnSync('wrk', ['-v'], { timeout: 2000 }).error === undefined ? 'wrk' : 'autocannon')
@@ -73,30 +61,7 @@ async function bench (s: Session, opts: BenchOptions): Promise<number> {
     }
   }
 
-  const samples = new Map<string, Sample[]>(running.map((r) => [r.contender.name, []]))
-  let live = running
-  for (let round = 1; round <= opts.rounds; round++) {
-    const k = (round - 1) % Math.max(1, live.length)
-    for (const r of [...live.slice(k), ...live.slice(0, k)]) {
-      let x: Sample
-      try {
-        x = await measure(s, load, r, opts, round)
-      } catch (err) {
-        if (s.signal.aborted) throw err
-        problems.push(`${r.contender.name}: round ${round}: ${(err as Error).message}`)
-        live = live.filter((l) => l !== r)
-        continue
-      }
-      samples.get(r.contender.name)!.push(x)
-      const failed = failedRequests(x)
-      log(`round ${round}/${opts.rounds}  ${r.contender.name.padEnd(24)} ${Math.round(x.rps).toString().padStart(6)} req/s  ` +
-        `p99 ${x.p99Ms?.toFixed(2)} ms  ${x.cpuUsPerReq?.toFixed(1) ?? '-'} µs/req${failed > 0 ? `  FAILED ${failed} ${JSON.stringify(x.errors)}` : ''}`)
-      if (r.child.hasExited()) {
-        problems.push(`${r.contender.name} exited during the run:\n${logTail(r.child.logFile)}`)
-        live = live.filter((l) => l !== r)
-      }
-    }
-  }
+  const samples = await runRounds(load, running, { ...opts, clkTck: s.clkTck, signal: s.signal }, problems, log)
 
   const baseline = samples.get(BASELINE) ?? []
   const measured = running.map((r) => ({
