@@ -95,3 +95,30 @@ test('config: publicKey and jwksUrl together are refused; HS algorithms need the
   const hsWithKey = resolveConfig({ auth: { jwt: { publicKey: rsa.publicPem, algorithms: ['HS256'] } } })
   assert.ok(hsWithKey.problems.some((p) => p.path === 'auth.jwt.algorithms[0]' && /needs secret/.test(p.message)))
 })
+
+test('secret beside a publicKey: each token\'s alg picks its key; HS256 signed with the public key PEM as HMAC secret is 401', async (t) => {
+  const { SECRET, signHs } = await import('./fixtures.ts')
+  const up = await createUpstream(t)
+  const gw = await createGateway(t, baseConfig([
+    { name: 'users', prefix: '/api/users', upstreams: [up.origin], auth: 'required' },
+  ], { auth: { jwt: { secret: SECRET, publicKey: rsa.publicPem, issuer: ISSUER, audience: AUDIENCE, forwardAuthorization: false } } }),
+  { listen: true })
+  const call = (token: string) => fetch(`${gw.url}/api/users/1`, { headers: bearer(token) })
+
+  assert.equal((await call(signHs(claims({ sub: 'dev' })))).status, 200, 'HS256 verifies with the secret')
+  assert.equal((await call(signWith(rsa, claims({ sub: 'idp' })))).status, 200, 'RS256 verifies with the public key')
+  assert.deepEqual(up.requests.map((r) => [r.headers['x-consumer-id'], r.headers.authorization]), [['dev', undefined], ['idp', undefined]],
+    'forwardAuthorization: false holds for both kinds')
+
+  // The public key (every spelling of it) as an HMAC secret: the secret is the only HMAC key.
+  const der = rsa.publicKey.export({ type: 'spki', format: 'der' })
+  for (const key of [rsa.publicPem, rsa.publicPem.trim(), der]) {
+    const forged = hmacToken({ alg: 'HS256', typ: 'JWT' }, claims({ scope: 'users:read' }), key)
+    const res = await call(forged)
+    assert.equal(res.status, 401)
+    assert.equal(res.headers.get('www-authenticate'), 'Bearer realm="gatehouse", error="invalid_token"')
+  }
+  // And the secret as an "RS256" key.
+  assert.equal((await call(hmacToken({ alg: 'RS256', typ: 'JWT' }, claims(), SECRET))).status, 401)
+  assert.equal(up.requests.length, 2)
+})

@@ -1,5 +1,6 @@
 import { test, type TestContext } from 'node:test'
 import assert from 'node:assert/strict'
+import { generateKeyPairSync } from 'node:crypto'
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -61,6 +62,22 @@ test('check: exit 1 with one "<file>: <key path>: <message>" line per problem on
     'services.d/orders.yaml: rateLimt: unknown key (did you mean "rateLimit"?)',
     ''
   ])
+})
+
+test('check: auth.jwt takes a secret beside publicKey or jwksUrl, never publicKey and jwksUrl together', async (t) => {
+  const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } })
+  const services = 'services:\n  - { name: users, prefix: /api/users, upstreams: [http://127.0.0.1:3001] }\n'
+  const mixed = await configDir(t, 'auth:\n  jwt:\n    secret: dev-secret\n    publicKey: ./jwt.pub\n    forwardAuthorization: false\n' + services)
+  await writeFile(join(mixed, 'jwt.pub'), publicKey)
+  const ok = captureIo()
+  assert.equal(await runCheck({ config: join(mixed, 'gateway.yaml') }, ok.io), 0, ok.stderr())
+  assert.equal(ok.stdout(), 'ok: 1 services\n')
+
+  const both = await configDir(t, 'auth:\n  jwt:\n    secret: dev-secret\n    publicKey: ./jwt.pub\n    jwksUrl: http://127.0.0.1:3003/jwks\n' + services)
+  await writeFile(join(both, 'jwt.pub'), publicKey)
+  const refused = captureIo()
+  assert.equal(await runCheck({ config: join(both, 'gateway.yaml') }, refused.io), 1)
+  assert.deepEqual(refused.stderr().split('\n'), ['gateway.yaml: auth.jwt: takes publicKey or jwksUrl, not both (a secret may be added for HS* tokens)', ''])
 })
 
 test('check: a missing config file is exit 1 with a clear line; no config at all is a usage error', async (t) => {
