@@ -84,7 +84,7 @@ function autocannonRun (s: LoadSettings, url: string, durationS: number): Promis
     const instance = autocannon({ url, connections: s.connections, duration: durationS, headers: s.headers, timeout: 10 }, (err, r) => {
       clearTimeout(watchdog)
       s.signal.removeEventListener('abort', stop)
-      if (err !== null || s.signal.aborted) return reject(err ?? s.signal.reason)
+      if (err || s.signal.aborted) return reject(err ?? s.signal.reason)
       times.sort((a, b) => a - b)
       const errors = { 'non-2xx': r.non2xx, 'socket errors and timeouts': r.errors }
       resolve({ requests: r.requests.total, durationS: r.duration, rps: r.requests.total / r.duration, p50Ms: percentile(times, 50), p99Ms: percentile(times, 99), errors })
