@@ -17,7 +17,8 @@ import { createRateLimitStore } from '../../plugins/rate-limit/index.ts'
 import { upstreamMetricsHooks } from '../../plugins/metrics/upstream-metrics.ts'
 import { createResilience } from '../../plugins/breaker/index.ts'
 import { createCacheStores } from '../../plugins/cache/stores.ts'
-import { DEFAULT_RATE_LIMIT, impliedRateLimit } from './config/index.ts'
+import { impliedRateLimit } from './config/index.ts'
+import { defaultRateLimit } from '../../plugins/rate-limit/schema.ts'
 import { createReloader, type Reloader } from './reload/index.ts'
 import { upstreamAgentOptions } from './tls/upstream-agents.ts'
 import { acceptsWebSocket, Tunnels, upgradeResponse } from '../../plugins/websocket/index.ts'
@@ -88,7 +89,7 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
     rateLimitStore: null,
     auth: config.auth.jwt === null ? null : createKeySource(config.auth.jwt, logger, options.auth),
     // The cache's Redis settings are rateLimit.redis, or their defaults.
-    cacheStores: createCacheStores(() => ({ rateLimit: ctx.config.rateLimit ?? { ...DEFAULT_RATE_LIMIT, default: null }, logger, metrics: ctx.metrics })),
+    cacheStores: createCacheStores(() => ({ rateLimit: ctx.config.rateLimit ?? defaultRateLimit(), logger, metrics: ctx.metrics })),
     websockets: new Tunnels(),
   }
   // The first JWKS load (bounded by its fetch timeout; a failure is logged, not fatal).

@@ -4,16 +4,17 @@ import { durationMs, joinPath, sizeBytes, type Report } from '../../../lib/confi
 import { readPem, resolvePath } from './files.ts'
 import { httpUrlProblem } from './rules.ts'
 import { hasShape } from './validate.ts'
-import { rateLimitPolicy, resolveService } from './resolve-service.ts'
+import { resolveService } from './resolve-service.ts'
+import { RateLimitSchema, resolveRateLimit } from '../../../plugins/rate-limit/schema.ts'
 import { IpAccessSchema, normalizeCidr, resolveIpAccess } from '../../../plugins/ip-access/schema.ts'
 import { CompressionSchema, resolveCompression } from '../../../plugins/compression/schema.ts'
 import {
   AdminSchema, AuthSchema, DEFAULT_ADMIN, DEFAULT_JWT, DEFAULT_LOGGING,
-  DEFAULT_RATE_LIMIT, DEFAULT_SERVER, DEFAULT_TIMEOUTS, JWT_ALGORITHMS, LoggingSchema, RateLimitSchema,
+  DEFAULT_SERVER, DEFAULT_TIMEOUTS, JWT_ALGORITHMS, LoggingSchema,
   ServerSchema, ServiceSchema, TRUST_PROXY_HINT,
   type RawGateway, type RawService
 } from './schema.ts'
-import type { GatewayConfig, JwtConfig, RateLimitConfig, ServerConfig, ServiceConfig } from './types.ts'
+import type { GatewayConfig, JwtConfig, ServerConfig, ServiceConfig } from './types.ts'
 import { algorithmsForKey } from '../../../plugins/auth/key-algorithms.ts'
 import { cipherProblem, DEFAULT_TLS_PROTOCOL, effectiveCiphers, type TlsConfig } from '../tls/protocol-policy.ts'
 
@@ -171,22 +172,6 @@ function jwt (raw: NonNullable<Raw<'auth'>['jwt']>, ctx: Ctx): JwtConfig {
   return out
 }
 
-function rateLimit (raw: Raw<'rateLimit'>, report: Report): RateLimitConfig {
-  const d = DEFAULT_RATE_LIMIT
-  const url = raw.redis?.url ?? d.redis.url
-  if (!/^rediss?:\/\//.test(url)) report('rateLimit.redis.url', 'must be a redis:// or rediss:// URL')
-  return {
-    store: raw.store ?? d.store,
-    redis: {
-      url,
-      keyPrefix: raw.redis?.keyPrefix ?? d.redis.keyPrefix,
-      timeoutMs: raw.redis?.timeout === undefined ? d.redis.timeoutMs : durationMs(raw.redis.timeout, 'rateLimit.redis.timeout', report, true)
-    },
-    onStoreError: raw.onStoreError ?? d.onStoreError,
-    default: raw.default === undefined ? null : rateLimitPolicy(raw.default, 'rateLimit.default', report)
-  }
-}
-
 // `value` is the normalised tree (see validate.ts), whose schema problems are reported.
 export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): GatewayParts {
   const { report } = ctx
@@ -226,7 +211,7 @@ export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): Gatew
 
   const servicesDir = typeof rawServicesDir === 'string' && rawServicesDir !== '' ? resolvePath(ctx.baseDir, rawServicesDir) : null
   // Resolved before the soundness check so their own problems are reported as well.
-  const rateLimitConfig = rawRateLimit === undefined ? null : rateLimit(rawRateLimit, report)
+  const rateLimitConfig = rawRateLimit === undefined ? null : resolveRateLimit(rawRateLimit, 'rateLimit', report)
   const ipAccessConfig = rawIpAccess === undefined ? null : resolveIpAccess(rawIpAccess, 'ipAccess', report)
   const compressionConfig = rawCompression === undefined ? false : resolveCompression(rawCompression, 'compression', report)
   const parts = { services, servicesDir, jwt: rawAuth === undefined && value.auth !== undefined ? null : jwtConfig !== null }

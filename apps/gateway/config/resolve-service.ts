@@ -1,18 +1,19 @@
-import { durationMs, httpMethods as methods, joinPath, type Report } from '../../../lib/config/kit.ts'
+import { httpMethods as methods, joinPath, type Report } from '../../../lib/config/kit.ts'
 import { resolveCircuitBreaker, resolveHealthCheck } from '../../../plugins/breaker/schema.ts'
 import { resolveIpAccess } from '../../../plugins/ip-access/schema.ts'
 import { resolveCors } from '../../../plugins/cors/schema.ts'
 import { resolveCache } from '../../../plugins/cache/schema.ts'
+import { resolveRateLimitOrOff } from '../../../plugins/rate-limit/schema.ts'
+import { DEFAULT_AUTH_MODE, resolveScopes } from '../../../plugins/auth/schema.ts'
 import { readPem } from './files.ts'
 import {
-  pathProblem, routePathProblem, scopeProblem, upstreamOrigin
+  pathProblem, routePathProblem, upstreamOrigin
 } from './rules.ts'
 import {
-  DEFAULT_RATE_LIMIT_BY,
   DEFAULT_SERVICE, DEFAULT_UPSTREAM_TLS,
-  type RawRateLimitPolicy, type RawRoute, type RawService
+  type RawRoute, type RawService
 } from './schema.ts'
-import type { RateLimitPolicy, RouteConfig, ServiceConfig } from './types.ts'
+import type { RouteConfig, ServiceConfig } from './types.ts'
 import type { UpstreamTlsConfig } from '../../../lib/config-types.ts'
 
 // One schema-valid raw service to its resolved form. Semantic problems are reported
@@ -21,22 +22,6 @@ import type { UpstreamTlsConfig } from '../../../lib/config-types.ts'
 export interface ServiceContext {
   report: Report
   baseDir: string // for relative `upstreamTls.ca` paths
-}
-
-export function rateLimitPolicy (raw: RawRateLimitPolicy, path: string, report: Report): RateLimitPolicy {
-  return {
-    max: raw.max,
-    windowMs: durationMs(raw.window, joinPath(path, 'window'), report, true),
-    by: raw.by ?? DEFAULT_RATE_LIMIT_BY
-  }
-}
-
-function scopes (raw: string[] | undefined, path: string, report: Report): string[] {
-  return (raw ?? []).map((s, i) => {
-    const problem = scopeProblem(s)
-    if (problem !== null) report(joinPath(path, i), problem)
-    return s
-  })
 }
 
 function upstreams (raw: string[], path: string, report: Report): string[] {
@@ -71,9 +56,9 @@ function route (raw: RawRoute, prefix: string | null, path: string, report: Repo
     path: raw.path
   }
   if (raw.auth !== undefined) out.auth = raw.auth
-  if (raw.scopes !== undefined) out.scopes = scopes(raw.scopes, joinPath(path, 'scopes'), report)
+  if (raw.scopes !== undefined) out.scopes = resolveScopes(raw.scopes, joinPath(path, 'scopes'), report)
   if (raw.rateLimit !== undefined) {
-    out.rateLimit = raw.rateLimit === false ? false : rateLimitPolicy(raw.rateLimit, joinPath(path, 'rateLimit'), report)
+    out.rateLimit = resolveRateLimitOrOff(raw.rateLimit, joinPath(path, 'rateLimit'), report)
   }
   return out
 }
@@ -100,9 +85,9 @@ export function resolveService (raw: RawService, base: string, ctx: ServiceConte
     prefix: raw.prefix,
     upstreams: upstreams(raw.upstreams, at('upstreams'), report),
     rewritePrefix: rewritePrefix(raw.rewritePrefix, at('rewritePrefix'), report),
-    auth: raw.auth ?? DEFAULT_SERVICE.auth,
-    scopes: scopes(raw.scopes, at('scopes'), report),
-    rateLimit: raw.rateLimit === undefined ? null : raw.rateLimit === false ? false : rateLimitPolicy(raw.rateLimit, at('rateLimit'), report),
+    auth: raw.auth ?? DEFAULT_AUTH_MODE,
+    scopes: resolveScopes(raw.scopes, at('scopes'), report),
+    rateLimit: raw.rateLimit === undefined ? null : resolveRateLimitOrOff(raw.rateLimit, at('rateLimit'), report),
     circuitBreaker: resolveCircuitBreaker(raw.circuitBreaker, at('circuitBreaker'), report),
     loadBalancing: raw.loadBalancing ?? 'round-robin',
     healthCheck: raw.healthCheck === undefined ? null : resolveHealthCheck(raw.healthCheck, at('healthCheck'), report),

@@ -48,8 +48,3 @@ export function httpUrlProblem (u: string): string | null {
     return 'must be an http(s) URL'
   }
 }
-
-// The scope claim is space-separated, so a scope containing a space can never match.
-export function scopeProblem (s: string): string | null {
-  return /\s/.test(s) ? 'must not contain spaces (the scope claim is space-separated)' : null
-}

@@ -1,6 +1,8 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Duration as DurationOf, HTTP_METHODS, List, NonEmpty, OneOf, Port, PositiveInt, Size as SizeOf, Strict } from '../../../lib/config/kit.ts'
-import type { RateLimitConfig, ServerConfig, TimeoutsConfig } from './types.ts'
+import type { ServerConfig, TimeoutsConfig } from './types.ts'
+import { RateLimitOrOffSchema, RateLimitSchema } from '../../../plugins/rate-limit/schema.ts'
+import { ServiceAuthSchema } from '../../../plugins/auth/schema.ts'
 import { CircuitBreakerSchema, HealthCheckSchema, LoadBalancingSchema } from '../../../plugins/breaker/schema.ts'
 import { IpAccessSchema } from '../../../plugins/ip-access/schema.ts'
 import { CorsSchema } from '../../../plugins/cors/schema.ts'
@@ -43,17 +45,8 @@ export const DEFAULT_JWT = {
   forwardAuthorization: true
 } as const
 
-export const DEFAULT_RATE_LIMIT = {
-  store: 'memory',
-  redis: { url: 'redis://127.0.0.1:6379', keyPrefix: 'gatehouse:rl:', timeoutMs: 50 },
-  onStoreError: 'local'
-} as const satisfies Omit<RateLimitConfig, 'default'>
-
-export const DEFAULT_RATE_LIMIT_BY = 'consumer'
-
 export const DEFAULT_SERVICE = {
   rewritePrefix: '',
-  auth: 'required',
   retries: 1,
   websocket: false
 } as const
@@ -74,24 +67,14 @@ export const TRUST_PROXY_HINT = 'trustProxy takes a list of CIDRs of your own pr
 const Duration = DurationOf()
 const Size = SizeOf()
 const Upstream = Type.String({ pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', errorMessage: 'must be an http(s) URL' })
-const AuthMode = OneOf(['required', 'optional', 'none'])
-
-export const RateLimitPolicySchema = Strict({
-  max: PositiveInt,
-  window: Duration,
-  by: Type.Optional(OneOf(['consumer', 'ip']))
-})
-
-const RateLimitOrOff = Type.Union([Type.Literal(false), RateLimitPolicySchema])
 
 // ---- services ----------------------------------------------------------------------
 
 export const RouteSchema = Strict({
   path: NonEmpty,
   methods: Type.Optional(Type.Array(NonEmpty, { minItems: 1, errorMessage: 'must be a non-empty list of HTTP methods' })),
-  auth: Type.Optional(AuthMode),
-  scopes: Type.Optional(List),
-  rateLimit: Type.Optional(RateLimitOrOff)
+  ...ServiceAuthSchema,
+  rateLimit: Type.Optional(RateLimitOrOffSchema)
 })
 
 export const UpstreamTlsSchema = Strict({
@@ -104,9 +87,8 @@ export const ServiceSchema = Strict({
   prefix: NonEmpty,
   upstreams: Type.Array(Upstream, { minItems: 1, errorMessage: 'must be a non-empty list of http(s) URLs' }),
   rewritePrefix: Type.Optional(Type.String()),
-  auth: Type.Optional(AuthMode),
-  scopes: Type.Optional(List),
-  rateLimit: Type.Optional(RateLimitOrOff),
+  ...ServiceAuthSchema,
+  rateLimit: Type.Optional(RateLimitOrOffSchema),
   circuitBreaker: Type.Optional(CircuitBreakerSchema),
   loadBalancing: Type.Optional(LoadBalancingSchema),
   healthCheck: Type.Optional(HealthCheckSchema),
@@ -170,17 +152,6 @@ export const AuthSchema = Strict({
   jwt: Type.Optional(JwtSchema)
 })
 
-export const RateLimitSchema = Strict({
-  store: Type.Optional(OneOf(['memory', 'redis'])),
-  redis: Type.Optional(Strict({
-    url: Type.Optional(NonEmpty),
-    keyPrefix: Type.Optional(Type.String()),
-    timeout: Type.Optional(Duration)
-  })),
-  onStoreError: Type.Optional(OneOf(['local', 'deny', 'allow'])),
-  default: Type.Optional(RateLimitPolicySchema)
-})
-
 export const GatewaySchema = Strict({
   server: Type.Optional(ServerSchema),
   logging: Type.Optional(LoggingSchema),
@@ -196,4 +167,3 @@ export const GatewaySchema = Strict({
 export type RawGateway = Static<typeof GatewaySchema>
 export type RawService = Static<typeof ServiceSchema>
 export type RawRoute = Static<typeof RouteSchema>
-export type RawRateLimitPolicy = Static<typeof RateLimitPolicySchema>

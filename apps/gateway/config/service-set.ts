@@ -1,6 +1,6 @@
 import { basename, dirname } from 'node:path'
 import { joinPath } from '../../../lib/config/kit.ts'
-import { DEFAULT_RATE_LIMIT } from './schema.ts'
+import { defaultRateLimit } from '../../../plugins/rate-limit/schema.ts'
 import type { ConfigProblem } from '../../../lib/config-types.ts'
 import type { RateLimitConfig, ServiceConfig } from './types.ts'
 
@@ -62,5 +62,5 @@ export function impliedRateLimit (rateLimit: RateLimitConfig | null, services: S
   const used = services.some(s => (s.rateLimit !== null && s.rateLimit !== false) ||
     s.routes.some(r => r.rateLimit !== undefined && r.rateLimit !== false))
   if (!used) return null
-  return { ...DEFAULT_RATE_LIMIT, redis: { ...DEFAULT_RATE_LIMIT.redis }, default: null }
+  return defaultRateLimit()
 }

@@ -1,4 +1,4 @@
-import { DEFAULT_RATE_LIMIT } from '../config/index.ts'
+import { defaultRateLimit } from '../../../plugins/rate-limit/schema.ts'
 import type { GatewayConfig, RateLimitConfig } from '../config/types.ts'
 
 // What a reload of the main file may change in a running process. Live: services, the
@@ -22,7 +22,7 @@ const LISTEN_KEYS = [
   ['admin.port', (c: GatewayConfig) => c.admin.port],
 ] as const
 
-const IMPLIED_RATE_LIMIT: RateLimitConfig = { ...DEFAULT_RATE_LIMIT, redis: { ...DEFAULT_RATE_LIMIT.redis }, default: null }
+const IMPLIED_RATE_LIMIT: RateLimitConfig = defaultRateLimit()
 
 const OTHER_KEYS = [
   ['server.trustProxy', (c: GatewayConfig) => c.server.trustProxy],
