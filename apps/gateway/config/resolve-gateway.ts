@@ -1,21 +1,19 @@
-import { createPublicKey, type KeyObject } from 'node:crypto'
 import type { TSchema } from '@sinclair/typebox'
 import { durationMs, joinPath, sizeBytes, type Report } from '../../../lib/config/kit.ts'
-import { readPem, resolvePath } from './files.ts'
-import { httpUrlProblem } from './rules.ts'
+import { resolvePath } from '../../../lib/config/files.ts'
 import { hasShape } from './validate.ts'
 import { resolveService } from './resolve-service.ts'
 import { RateLimitSchema, resolveRateLimit } from '../../../plugins/rate-limit/schema.ts'
 import { IpAccessSchema, normalizeCidr, resolveIpAccess } from '../../../plugins/ip-access/schema.ts'
 import { CompressionSchema, resolveCompression } from '../../../plugins/compression/schema.ts'
 import {
-  AdminSchema, AuthSchema, DEFAULT_ADMIN, DEFAULT_JWT, DEFAULT_LOGGING,
-  DEFAULT_SERVER, DEFAULT_TIMEOUTS, JWT_ALGORITHMS, LoggingSchema,
+  AdminSchema, DEFAULT_ADMIN, DEFAULT_LOGGING,
+  DEFAULT_SERVER, DEFAULT_TIMEOUTS, LoggingSchema,
   ServerSchema, ServiceSchema, TRUST_PROXY_HINT,
   type RawGateway, type RawService
 } from './schema.ts'
-import type { GatewayConfig, JwtConfig, ServerConfig, ServiceConfig } from './types.ts'
-import { algorithmsForKey } from '../../../plugins/auth/key-algorithms.ts'
+import type { GatewayConfig, ServerConfig, ServiceConfig } from './types.ts'
+import { AuthSchema, resolveJwt } from '../../../plugins/auth/schema.ts'
 import { cipherProblem, DEFAULT_TLS_PROTOCOL, effectiveCiphers, type TlsConfig } from '../tls/protocol-policy.ts'
 
 // The main config's sections, each resolved when its shape (types, required keys)
@@ -97,81 +95,6 @@ function server (raw: Raw<'server'>, ctx: Ctx): ServerConfig {
   }
 }
 
-function publicKey (value: string, ctx: Ctx): { pem: string, algorithms: string[] } | null {
-  const path = 'auth.jwt.publicKey'
-  const r = readPem(value, ctx.baseDir)
-  if ('error' in r) {
-    ctx.report(path, r.error)
-    return null
-  }
-  if (/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(r.pem)) {
-    ctx.report(path, 'is a private key: give the public key (never deploy the signing key to the gateway)')
-    return null
-  }
-  let key: KeyObject
-  try {
-    key = createPublicKey(r.pem)
-  } catch {
-    ctx.report(path, 'is not a PEM public key')
-    return null
-  }
-  const algorithms = algorithmsForKey(key)
-  if (algorithms.length === 0) ctx.report(path, `is a ${key.asymmetricKeyType ?? 'unknown'} key, which cannot verify JWTs (use RSA, EC P-256/384/521 or Ed25519)`)
-  return { pem: r.pem, algorithms }
-}
-
-function jwt (raw: NonNullable<Raw<'auth'>['jwt']>, ctx: Ctx): JwtConfig {
-  const { report } = ctx
-  const sources = (['secret', 'publicKey', 'jwksUrl'] as const).filter(k => raw[k] !== undefined)
-  // A secret may sit beside one asymmetric source (publicKey or jwksUrl): the token's alg
-  // picks the key, HS* only ever the secret, everything else only the public keys, so the
-  // two can never be confused. Two asymmetric sources would make the choice ambiguous.
-  if (sources.length === 0) report('auth.jwt', 'needs a key source: secret, publicKey or jwksUrl')
-  if (raw.publicKey !== undefined && raw.jwksUrl !== undefined) {
-    report('auth.jwt', 'takes publicKey or jwksUrl, not both (a secret may be added for HS* tokens)')
-  }
-  if (raw.secret === '') report('auth.jwt.secret', 'is empty (is its environment variable set?)')
-  if (raw.jwksUrl !== undefined) {
-    const problem = httpUrlProblem(raw.jwksUrl)
-    if (problem !== null) report('auth.jwt.jwksUrl', problem)
-  }
-  const key = raw.publicKey === undefined ? null : publicKey(raw.publicKey, ctx)
-  const hasSecret = raw.secret !== undefined
-  const hasAsymmetric = raw.publicKey !== undefined || raw.jwksUrl !== undefined
-  // [HS256] is the default with a secret; a key's own type decides otherwise.
-  const asymmetricDefault = key?.algorithms.slice(0, 1) ?? ['RS256']
-  const algorithms = raw.algorithms ?? [
-    ...(hasSecret ? DEFAULT_JWT.algorithms : []),
-    ...(hasAsymmetric ? asymmetricDefault : []),
-  ]
-  // What is wrong with one allowed algorithm, given the configured key sources.
-  const algorithmProblem = (alg: string): string | null => {
-    if (alg.toLowerCase() === 'none') return '"none" is never accepted (unsigned tokens)'
-    if (!(JWT_ALGORITHMS as readonly string[]).includes(alg)) return `must be one of: ${JWT_ALGORITHMS.join(', ')}`
-    // Without a key source, auth.jwt itself is the problem (reported above).
-    if (sources.length === 0) return null
-    if (alg.startsWith('HS') && !hasSecret) return `${alg} needs secret: a public key is never used as an HMAC secret`
-    if (!alg.startsWith('HS') && !hasAsymmetric) return `${alg} needs publicKey or jwksUrl (secret is for HS256, HS384, HS512)`
-    if (key !== null && !alg.startsWith('HS') && !key.algorithms.includes(alg)) return `${alg} does not match the type of publicKey`
-    return null
-  }
-  algorithms.forEach((alg, i) => {
-    const problem = algorithmProblem(alg)
-    if (problem !== null) report(`auth.jwt.algorithms[${i}]`, problem)
-  })
-  const out: JwtConfig = {
-    algorithms,
-    clockToleranceMs: raw.clockTolerance === undefined ? DEFAULT_JWT.clockToleranceMs : durationMs(raw.clockTolerance, 'auth.jwt.clockTolerance', report, false),
-    forwardAuthorization: raw.forwardAuthorization ?? DEFAULT_JWT.forwardAuthorization
-  }
-  if (raw.secret !== undefined) out.secret = raw.secret
-  if (key !== null) out.publicKey = key.pem
-  if (raw.jwksUrl !== undefined) out.jwksUrl = raw.jwksUrl
-  if (raw.issuer !== undefined) out.issuer = raw.issuer
-  if (raw.audience !== undefined) out.audience = raw.audience
-  return out
-}
-
 // `value` is the normalised tree (see validate.ts), whose schema problems are reported.
 export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): GatewayParts {
   const { report } = ctx
@@ -195,7 +118,7 @@ export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): Gatew
   const srv = server(rawServer, ctx)
   const adminPort = rawAdmin.port ?? DEFAULT_ADMIN.port
   if (adminPort === srv.port && adminPort !== 0) report('admin.port', 'must differ from server.port')
-  const jwtConfig = rawAuth?.jwt === undefined ? null : jwt(rawAuth.jwt, ctx)
+  const jwtConfig = rawAuth?.jwt === undefined ? null : resolveJwt(rawAuth.jwt, 'auth.jwt', ctx)
 
   const services: ServiceConfig[] = []
   const rawServices = Array.isArray(value.services) ? value.services : []

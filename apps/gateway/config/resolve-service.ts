@@ -5,7 +5,7 @@ import { resolveCors } from '../../../plugins/cors/schema.ts'
 import { resolveCache } from '../../../plugins/cache/schema.ts'
 import { resolveRateLimitOrOff } from '../../../plugins/rate-limit/schema.ts'
 import { DEFAULT_AUTH_MODE, resolveScopes } from '../../../plugins/auth/schema.ts'
-import { readPem } from './files.ts'
+import { readPem } from '../../../lib/config/files.ts'
 import {
   pathProblem, routePathProblem, upstreamOrigin
 } from './rules.ts'

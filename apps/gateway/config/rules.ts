@@ -39,12 +39,3 @@ export function upstreamOrigin (u: string): { origin: string } | { error: string
   if (url.pathname !== '/') return { error: `must be an origin without a path (got ${url.pathname}; use rewritePrefix)` }
   return { origin: url.origin }
 }
-
-export function httpUrlProblem (u: string): string | null {
-  try {
-    const url = new URL(u)
-    return url.protocol === 'http:' || url.protocol === 'https:' ? null : 'must be an http(s) URL'
-  } catch {
-    return 'must be an http(s) URL'
-  }
-}

@@ -2,7 +2,7 @@ import { Type, type Static } from '@sinclair/typebox'
 import { Duration as DurationOf, HTTP_METHODS, List, NonEmpty, OneOf, Port, PositiveInt, Size as SizeOf, Strict } from '../../../lib/config/kit.ts'
 import type { ServerConfig, TimeoutsConfig } from './types.ts'
 import { RateLimitOrOffSchema, RateLimitSchema } from '../../../plugins/rate-limit/schema.ts'
-import { ServiceAuthSchema } from '../../../plugins/auth/schema.ts'
+import { AuthSchema, ServiceAuthSchema } from '../../../plugins/auth/schema.ts'
 import { CircuitBreakerSchema, HealthCheckSchema, LoadBalancingSchema } from '../../../plugins/breaker/schema.ts'
 import { IpAccessSchema } from '../../../plugins/ip-access/schema.ts'
 import { CorsSchema } from '../../../plugins/cors/schema.ts'
@@ -39,12 +39,6 @@ export const DEFAULT_LOGGING = { level: 'info', access: true } as const
 
 export const DEFAULT_ADMIN = { host: '127.0.0.1', port: 8081 } as const
 
-export const DEFAULT_JWT = {
-  algorithms: ['HS256'], // with `secret`; see resolve.ts for publicKey/jwksUrl
-  clockToleranceMs: 5_000,
-  forwardAuthorization: true
-} as const
-
 export const DEFAULT_SERVICE = {
   rewritePrefix: '',
   retries: 1,
@@ -54,10 +48,6 @@ export const DEFAULT_SERVICE = {
 export const DEFAULT_UPSTREAM_TLS = { rejectUnauthorized: true } as const
 
 export { HTTP_METHODS }
-export const JWT_ALGORITHMS = [
-  'HS256', 'HS384', 'HS512', 'RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512',
-  'ES256', 'ES384', 'ES512', 'EdDSA'
-] as const
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 export const TRUST_PROXY_HINT = 'trustProxy takes a list of CIDRs of your own proxies (never true or a hop count)'
@@ -135,21 +125,6 @@ export const AdminSchema = Strict({
   host: Type.Optional(NonEmpty),
   port: Type.Optional(Port),
   token: Type.Optional(Type.String()) // "" (an unset ${VAR}) = admin API off
-})
-
-export const JwtSchema = Strict({
-  secret: Type.Optional(Type.String()), // emptiness reported in resolve.ts, with a hint
-  publicKey: Type.Optional(NonEmpty),
-  jwksUrl: Type.Optional(NonEmpty),
-  issuer: Type.Optional(NonEmpty),
-  audience: Type.Optional(NonEmpty),
-  algorithms: Type.Optional(Type.Array(NonEmpty, { minItems: 1, errorMessage: 'must be a non-empty list of JWT algorithms' })),
-  clockTolerance: Type.Optional(Duration),
-  forwardAuthorization: Type.Optional(Type.Boolean())
-})
-
-export const AuthSchema = Strict({
-  jwt: Type.Optional(JwtSchema)
 })
 
 export const GatewaySchema = Strict({

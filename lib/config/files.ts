@@ -17,3 +17,12 @@ export function readPem (value: string, baseDir: string): { pem: string } | { er
     return { error: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}` }
   }
 }
+
+export function httpUrlProblem (u: string): string | null {
+  try {
+    const url = new URL(u)
+    return url.protocol === 'http:' || url.protocol === 'https:' ? null : 'must be an http(s) URL'
+  } catch {
+    return 'must be an http(s) URL'
+  }
+}
