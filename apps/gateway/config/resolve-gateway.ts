@@ -1,5 +1,5 @@
 import type { TSchema } from '@sinclair/typebox'
-import { durationMs, joinPath, sizeBytes, type Report } from '../../../lib/config/kit.ts'
+import { durationMs, joinPath, sizeBytes, withDefaults, type Defaulted, type Report } from '../../../lib/config/kit.ts'
 import { resolvePath } from '../../../lib/config/files.ts'
 import { hasShape } from './validate.ts'
 import { resolveService } from './resolve-service.ts'
@@ -7,8 +7,7 @@ import { RateLimitSchema, resolveRateLimit } from '../../../plugins/rate-limit/s
 import { IpAccessSchema, normalizeCidr, resolveIpAccess } from '../../../plugins/ip-access/schema.ts'
 import { CompressionSchema, resolveCompression } from '../../../plugins/compression/schema.ts'
 import {
-  AdminSchema, DEFAULT_ADMIN, DEFAULT_LOGGING,
-  DEFAULT_SERVER, DEFAULT_TIMEOUTS, LoggingSchema,
+  AdminSchema, LoggingSchema,
   ServerSchema, ServiceSchema, TRUST_PROXY_HINT,
   type RawGateway, type RawService
 } from './schema.ts'
@@ -64,34 +63,34 @@ function tlsConfig (raw: NonNullable<Raw<'server'>['tls']>, ctx: Ctx): TlsConfig
   }
 }
 
-function server (raw: Raw<'server'>, ctx: Ctx): ServerConfig {
+function server (input: Raw<'server'>, ctx: Ctx): ServerConfig {
   const { report } = ctx
-  const t = raw.timeouts ?? {}
-  const timeout = (key: keyof typeof t, fallback: number, positive: boolean): number =>
-    t[key] === undefined ? fallback : durationMs(t[key], `server.timeouts.${key}`, report, positive)
+  const raw = withDefaults(ServerSchema, input) as Defaulted<Raw<'server'>, 'host' | 'port' | 'trustProxy' | 'bodyLimit' | 'maxConnections' | 'timeouts' | 'http2'>
+  const t = raw.timeouts as Defaulted<NonNullable<Raw<'server'>['timeouts']>, 'connect' | 'upstream' | 'keepAlive' | 'headers' | 'drain'>
+  const timeout = (key: keyof typeof t, positive: boolean): number => durationMs(t[key], `server.timeouts.${key}`, report, positive)
   const tls = raw.tls === undefined ? null : tlsConfig(raw.tls, ctx)
-  const port = raw.port ?? DEFAULT_SERVER.port
-  if (raw.http2 === true && tls === null) report('server.http2', 'needs server.tls (HTTP/2 is offered through TLS ALPN)')
+  const port = raw.port
+  if (raw.http2 && tls === null) report('server.http2', 'needs server.tls (HTTP/2 is offered through TLS ALPN)')
   if (raw.httpRedirect !== undefined) {
     if (tls === null) report('server.httpRedirect', 'needs server.tls (it redirects to https)')
     if (raw.httpRedirect.port === port && port !== 0) report('server.httpRedirect.port', 'must differ from server.port')
   }
   return {
-    host: raw.host ?? DEFAULT_SERVER.host,
+    host: raw.host,
     port,
     trustProxy: trustProxy(raw.trustProxy, report),
-    bodyLimit: raw.bodyLimit === undefined ? DEFAULT_SERVER.bodyLimit : sizeBytes(raw.bodyLimit, 'server.bodyLimit', report, true),
-    maxConnections: raw.maxConnections ?? DEFAULT_SERVER.maxConnections,
+    bodyLimit: sizeBytes(raw.bodyLimit, 'server.bodyLimit', report, true),
+    maxConnections: raw.maxConnections,
     timeouts: {
-      connectMs: timeout('connect', DEFAULT_TIMEOUTS.connectMs, true),
-      upstreamMs: timeout('upstream', DEFAULT_TIMEOUTS.upstreamMs, true),
-      keepAliveMs: timeout('keepAlive', DEFAULT_TIMEOUTS.keepAliveMs, false),
-      headersMs: timeout('headers', DEFAULT_TIMEOUTS.headersMs, true),
-      drainMs: timeout('drain', DEFAULT_TIMEOUTS.drainMs, false)
+      connectMs: timeout('connect', true),
+      upstreamMs: timeout('upstream', true),
+      keepAliveMs: timeout('keepAlive', false),
+      headersMs: timeout('headers', true),
+      drainMs: timeout('drain', false),
     },
     tls,
-    http2: raw.http2 ?? DEFAULT_SERVER.http2,
-    httpRedirect: raw.httpRedirect === undefined ? null : { port: raw.httpRedirect.port }
+    http2: raw.http2,
+    httpRedirect: raw.httpRedirect === undefined ? null : { port: raw.httpRedirect.port },
   }
 }
 
@@ -106,8 +105,8 @@ export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): Gatew
     return undefined
   }
   const rawServer = section<Raw<'server'>>(ServerSchema, 'server') ?? {}
-  const rawLogging = section<Raw<'logging'>>(LoggingSchema, 'logging') ?? {}
-  const rawAdmin = section<Raw<'admin'>>(AdminSchema, 'admin') ?? {}
+  const rawLogging = withDefaults(LoggingSchema, section<Raw<'logging'>>(LoggingSchema, 'logging') ?? {}) as Defaulted<Raw<'logging'>, 'level' | 'access'>
+  const rawAdmin = withDefaults(AdminSchema, section<Raw<'admin'>>(AdminSchema, 'admin') ?? {}) as Defaulted<Raw<'admin'>, 'host' | 'port'>
   const rawAuth = section<Raw<'auth'>>(AuthSchema, 'auth')
   const rawRateLimit = section<Raw<'rateLimit'>>(RateLimitSchema, 'rateLimit')
   const rawIpAccess = section<Raw<'ipAccess'>>(IpAccessSchema, 'ipAccess')
@@ -116,7 +115,7 @@ export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): Gatew
   if (rawServicesDir !== undefined && (typeof rawServicesDir !== 'string' || rawServicesDir === '')) sound = false
 
   const srv = server(rawServer, ctx)
-  const adminPort = rawAdmin.port ?? DEFAULT_ADMIN.port
+  const adminPort = rawAdmin.port
   if (adminPort === srv.port && adminPort !== 0) report('admin.port', 'must differ from server.port')
   const jwtConfig = rawAuth?.jwt === undefined ? null : resolveJwt(rawAuth.jwt, 'auth.jwt', ctx)
 
@@ -144,9 +143,9 @@ export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): Gatew
     config: {
       file: ctx.file,
       server: srv,
-      logging: { level: rawLogging.level ?? DEFAULT_LOGGING.level, access: rawLogging.access ?? DEFAULT_LOGGING.access },
+      logging: { level: rawLogging.level, access: rawLogging.access },
       admin: {
-        host: rawAdmin.host ?? DEFAULT_ADMIN.host,
+        host: rawAdmin.host,
         port: adminPort,
         token: rawAdmin.token === undefined || rawAdmin.token === '' ? null : rawAdmin.token
       },

@@ -1,6 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Duration as DurationOf, HTTP_METHODS, List, NonEmpty, OneOf, Port, PositiveInt, Size as SizeOf, Strict } from '../../../lib/config/kit.ts'
-import type { ServerConfig, TimeoutsConfig } from './types.ts'
+import { Duration as DurationOf, HTTP_METHODS, List, NonEmpty, OneOf, Port, PositiveInteger, Size as SizeOf, Strict } from '../../../lib/config/kit.ts'
 import { RateLimitOrOffSchema, RateLimitSchema } from '../../../plugins/rate-limit/schema.ts'
 import { AuthSchema, ServiceAuthSchema } from '../../../plugins/auth/schema.ts'
 import { CircuitBreakerSchema, HealthCheckSchema, LoadBalancingSchema } from '../../../plugins/breaker/schema.ts'
@@ -15,29 +14,6 @@ import { TLS_MIN_VERSIONS } from '../tls/protocol-policy.ts'
 // drop a limit. Syntax (patterns, ranges) lives here; rules that need several keys
 // or the file system live in resolve.ts. `errorMessage` replaces TypeBox's generic
 // text for that node (see validate.ts).
-
-// ---- defaults (SPEC.md), in resolved units: milliseconds and bytes ----------------
-
-export const DEFAULT_SERVER = {
-  host: '0.0.0.0',
-  port: 8080,
-  trustProxy: false,
-  bodyLimit: 1024 * 1024,
-  maxConnections: 10_000,
-  http2: false
-} as const satisfies Partial<ServerConfig>
-
-export const DEFAULT_TIMEOUTS = {
-  connectMs: 2_000,
-  upstreamMs: 30_000,
-  keepAliveMs: 5_000,
-  headersMs: 10_000,
-  drainMs: 30_000
-} as const satisfies TimeoutsConfig
-
-export const DEFAULT_LOGGING = { level: 'info', access: true } as const
-
-export const DEFAULT_ADMIN = { host: '127.0.0.1', port: 8081 } as const
 
 export const DEFAULT_SERVICE = {
   rewritePrefix: '',
@@ -54,8 +30,6 @@ export const TRUST_PROXY_HINT = 'trustProxy takes a list of CIDRs of your own pr
 
 // ---- building blocks ---------------------------------------------------------------
 
-const Duration = DurationOf()
-const Size = SizeOf()
 const Upstream = Type.String({ pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', errorMessage: 'must be an http(s) URL' })
 
 // ---- services ----------------------------------------------------------------------
@@ -94,37 +68,37 @@ export const ServiceSchema = Strict({
 // ---- top level ---------------------------------------------------------------------
 
 export const ServerSchema = Strict({
-  host: Type.Optional(NonEmpty),
-  port: Type.Optional(Port),
-  trustProxy: Type.Optional(Type.Union([Type.Literal(false), List], { errorMessage: TRUST_PROXY_HINT })),
-  bodyLimit: Type.Optional(Size),
-  maxConnections: Type.Optional(PositiveInt),
+  host: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a non-empty string', default: '0.0.0.0' })),
+  port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, errorMessage: 'must be a port number (0-65535)', default: 8080 })),
+  trustProxy: Type.Optional(Type.Union([Type.Literal(false), List], { errorMessage: TRUST_PROXY_HINT, default: false })),
+  bodyLimit: Type.Optional(SizeOf({ default: '1mb' })),
+  maxConnections: Type.Optional(PositiveInteger({ default: 10_000 })),
   timeouts: Type.Optional(Strict({
-    connect: Type.Optional(Duration),
-    upstream: Type.Optional(Duration),
-    keepAlive: Type.Optional(Duration),
-    headers: Type.Optional(Duration),
-    drain: Type.Optional(Duration)
-  })),
+    connect: Type.Optional(DurationOf({ default: '2s' })),
+    upstream: Type.Optional(DurationOf({ default: '30s' })),
+    keepAlive: Type.Optional(DurationOf({ default: '5s' })),
+    headers: Type.Optional(DurationOf({ default: '10s' })),
+    drain: Type.Optional(DurationOf({ default: '30s' })),
+  }, { default: {} })),
   tls: Type.Optional(Strict({
     cert: NonEmpty,
     key: NonEmpty,
     minVersion: Type.Optional(OneOf(TLS_MIN_VERSIONS)),
-    ciphers: Type.Optional(NonEmpty)
+    ciphers: Type.Optional(NonEmpty),
   })),
-  http2: Type.Optional(Type.Boolean()),
-  httpRedirect: Type.Optional(Strict({ port: Port }))
+  http2: Type.Optional(Type.Boolean({ default: false })),
+  httpRedirect: Type.Optional(Strict({ port: Port })),
 })
 
 export const LoggingSchema = Strict({
-  level: Type.Optional(OneOf(LOG_LEVELS)),
-  access: Type.Optional(Type.Boolean())
+  level: Type.Optional(OneOf(LOG_LEVELS, { default: 'info' })),
+  access: Type.Optional(Type.Boolean({ default: true })),
 })
 
 export const AdminSchema = Strict({
-  host: Type.Optional(NonEmpty),
-  port: Type.Optional(Port),
-  token: Type.Optional(Type.String()) // "" (an unset ${VAR}) = admin API off
+  host: Type.Optional(Type.String({ minLength: 1, errorMessage: 'must be a non-empty string', default: '127.0.0.1' })),
+  port: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535, errorMessage: 'must be a port number (0-65535)', default: 8081 })),
+  token: Type.Optional(Type.String()), // "" (an unset ${VAR}) = admin API off
 })
 
 export const GatewaySchema = Strict({
