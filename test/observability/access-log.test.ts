@@ -4,14 +4,13 @@ import { once } from 'node:events'
 import net from 'node:net'
 import Fastify from 'fastify'
 import { request } from 'undici'
-import { createSigner } from 'fast-jwt'
 import { closedPort, createUpstream } from '../helpers/upstream.ts'
 import { baseConfig, createGateway, resolveOrThrow, type TestGateway } from '../helpers/gateway.ts'
 import accessLogPlugin from '../../plugins/access-log/index.ts'
 import requestContextPlugin from '../../plugins/request-context/index.ts'
-import { parseExposition, value } from './exposition.ts'
+import { scrape, value } from '../helpers/metrics.ts'
+import { JWT_SECRET, sign } from '../helpers/tokens.ts'
 
-const SECRET = 'access-log-test-secret-0123456789abcdef'
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736'
 const TRACEPARENT = `00-${TRACE_ID}-00f067aa0ba902b7-01`
 const COOKIE = 'session=cookie-value-must-not-be-logged-5b1f'
@@ -23,7 +22,7 @@ const FIELDS = ['clientIp', 'consumer', 'durationMs', 'method', 'path', 'reqId',
   'upstream', 'upstreamDurationMs']
 
 function token (sub = 'alice'): string {
-  return createSigner({ key: SECRET, algorithm: 'HS256', expiresIn: 60_000 })({ sub, scope: 'users:read' })
+  return sign({ sub, scope: 'users:read' })
 }
 
 function accessLines (gw: TestGateway) {
@@ -44,7 +43,7 @@ function assertKeys (line: Record<string, unknown>, withCode: boolean) {
 async function loggingGateway (t: Parameters<typeof createGateway>[0], services: Array<Record<string, unknown>>, extra: Record<string, unknown> = {}) {
   return createGateway(t, baseConfig(services, {
     logging: { level: 'info', access: true },
-    auth: { jwt: { secret: SECRET, algorithms: ['HS256'] } },
+    auth: { jwt: { secret: JWT_SECRET, algorithms: ['HS256'] } },
     ...extra,
   }), { listen: true })
 }
@@ -102,7 +101,7 @@ test('a request without traceparent gets a new trace id, logged and sent upstrea
 test('a 401 logs the gateway code, no consumer, no upstream, and never the rejected token', async (t) => {
   const up = await createUpstream(t)
   const gw = await loggingGateway(t, [{ name: 'users', prefix: '/api/users', upstreams: [up.origin], auth: 'required' }])
-  const forged = createSigner({ key: 'some-other-secret-0123456789abcdef', algorithm: 'HS256' })({ sub: 'mallory' })
+  const forged = sign({ sub: 'mallory' }, { key: 'some-other-secret-0123456789abcdef', expiresIn: 0 })
   const res = await request(`${gw.url}/api/users/7?q=${QUERY_SECRET}`, {
     headers: { authorization: `Bearer ${forged}`, cookie: COOKIE, traceparent: TRACEPARENT },
   })
@@ -211,7 +210,7 @@ for (const method of ['GET', 'POST'] as const) {
     assert.equal(line.upstream, up.origin)
     assert.equal(line.clientIp, '127.0.0.1')
     assert.equal(line.upstreamDurationMs, null, 'no answer came from the upstream')
-    const families = parseExposition((await gw.gateway.admin.inject('/metrics')).body)
+    const { families } = await scrape(gw)
     assert.equal(value(families, 'gatehouse_http_requests_total', { service: 'users', method, code: '499' }), 1)
     assert.equal(value(families, 'gatehouse_http_request_duration_seconds_count', { service: 'users', method }), 1)
   })

@@ -6,7 +6,7 @@ import { promisify } from 'node:util'
 import { createUpstream } from '../helpers/upstream.ts'
 import { baseConfig, createGateway } from '../helpers/gateway.ts'
 import { gatewayFromFiles, nextReload, serviceYaml } from '../reload/config-files.ts'
-import { parseExposition, samples } from './exposition.ts'
+import { scrape, samples, type Family } from '../helpers/metrics.ts'
 
 // Prometheus takes a series' first sample as its baseline: a counter that appears at 1
 // shows no increase, so the first breaker opening, 429 or 401 would never be seen. Every
@@ -19,21 +19,14 @@ const KINDS = ['timeout', 'refused', 'reset', 'status_5xx']
 const TRANSITIONS = ['open', 'half_open', 'closed']
 const REASONS = ['missing', 'invalid', 'expired', 'scope']
 
-async function scrape (adminUrl: string): Promise<{ text: string, families: ReturnType<typeof parseExposition> }> {
-  const res = await fetch(`${adminUrl}/metrics`)
-  assert.equal(res.status, 200)
-  const text = await res.text()
-  return { text, families: parseExposition(text) }
-}
-
 // label value -> sample value, for the samples of `name` that match `where`.
-function byLabel (families: ReturnType<typeof parseExposition>, name: string, label: string, where: Record<string, string>): Record<string, number> {
+function byLabel (families: Map<string, Family>, name: string, label: string, where: Record<string, string>): Record<string, number> {
   return Object.fromEntries(samples(families, name, where).map((s) => [s.labels[label], s.value]))
 }
 
 const zeros = (values: string[]) => Object.fromEntries(values.map((v) => [v, 0]))
 
-function assertServiceSeries (families: ReturnType<typeof parseExposition>, service: string, upstreams: string[],
+function assertServiceSeries (families: Map<string, Family>, service: string, upstreams: string[],
   has: { breaker: boolean, rateLimit: boolean, auth: boolean }) {
   for (const upstream of upstreams) {
     assert.deepEqual(byLabel(families, 'gatehouse_upstream_errors_total', 'kind', { service, upstream }), zeros(KINDS), `${service} ${upstream} errors`)
@@ -44,7 +37,7 @@ function assertServiceSeries (families: ReturnType<typeof parseExposition>, serv
   assert.deepEqual(byLabel(families, 'gatehouse_auth_failures_total', 'reason', { service }), has.auth ? zeros(REASONS) : {}, `${service} auth failures`)
 }
 
-function assertNoSeries (families: ReturnType<typeof parseExposition>, service: string) {
+function assertNoSeries (families: Map<string, Family>, service: string) {
   for (const name of ['gatehouse_upstream_errors_total', 'gatehouse_circuit_transitions_total', 'gatehouse_rate_limited_total',
     'gatehouse_auth_failures_total', 'gatehouse_http_requests_total', 'gatehouse_upstream_request_duration_seconds_count']) {
     assert.deepEqual(samples(families, name, { service }), [], `no ${name} for ${service}`)
