@@ -2,10 +2,7 @@ import { Redis, type RedisOptions } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RateLimitConfig } from './schema.ts'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'
-import {
-  createMemoryCounter, namespaced, routeNamespace,
-  type GatewayRateLimitStore, type IncrCallback, type RateLimitStore
-} from './store.ts'
+import { MemoryStore, type GatewayRateLimitStore, type IncrCallback } from './store.ts'
 
 // Connection establishment happens in the background; it never holds a request.
 export const DEFAULT_CONNECT_TIMEOUT_MS = 500
@@ -49,7 +46,8 @@ export interface RedisStoreOptions {
 }
 
 // Raised (one shared instance, no stack per request) when Redis cannot answer and
-// onStoreError is `allow` or `deny`; the hook turns it into a pass or a 503.
+// onStoreError is `allow` or `deny`; @fastify/rate-limit passes it on (skipOnError off)
+// and the plugin's hook turns it into a pass or a 503.
 export class StoreUnavailableError extends Error {
   constructor () {
     super('rate-limit store unavailable')
@@ -122,7 +120,7 @@ export class RedisRateLimitStore implements GatewayRateLimitStore {
   readonly client: Redis
   degraded = false
   private readonly scripted: ScriptedRedis
-  private readonly local: RateLimitStore | null
+  private readonly local: MemoryStore | null
   private readonly opts: RedisStoreOptions
   private lastError: Error | null = null
   private probeTimer: NodeJS.Timeout | null = null
@@ -138,7 +136,7 @@ export class RedisRateLimitStore implements GatewayRateLimitStore {
     this.probeKey = `${opts.config.redis.keyPrefix}_probe`
     this.timeoutMs = opts.config.redis.timeoutMs
     this.timedOut = new Error(`no answer within ${this.timeoutMs} ms`)
-    this.local = opts.config.onStoreError === 'local' ? createMemoryCounter() : null
+    this.local = opts.config.onStoreError === 'local' ? new MemoryStore() : null
     // Each call is timed by the store (timerFired), not by ioredis' commandTimeout.
     this.client = new Redis(opts.config.redis.url, { ...redisClientOptions(opts), commandTimeout: undefined })
     this.client.defineCommand('gatehouseRateLimit', { numberOfKeys: 1, lua: INCR_SCRIPT })
@@ -197,10 +195,6 @@ export class RedisRateLimitStore implements GatewayRateLimitStore {
 
   timeoutError (): Error {
     return this.timedOut
-  }
-
-  child (routeOptions: Parameters<RateLimitStore['child']>[0]): RateLimitStore {
-    return namespaced(this, routeNamespace(routeOptions))
   }
 
   private fallback (key: string, cb: IncrCallback, timeWindow: number, max: number) {
