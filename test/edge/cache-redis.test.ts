@@ -2,7 +2,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createGateway, baseConfig } from '../helpers/gateway.ts'
 import { closedPort, createUpstream, type Upstream } from '../helpers/upstream.ts'
-import { REDIS_URL, metricValue, testRedis, waitFor } from './helpers.ts'
+import { REDIS_URL, testRedis } from '../helpers/redis.ts'
+import { metricValue } from '../helpers/metrics.ts'
+import { waitFor } from '../helpers/wait.ts'
 // The rate-limit tests' TCP relay to Redis, which can stall it.
 import { createTcpProxy } from '../rate-limit/helpers.ts'
 import { redisTestOptions } from '../helpers/redis.ts'
@@ -34,7 +36,7 @@ test('redis store: a response stored by one gateway instance is a hit on another
   const first = await a.inject('/api/items/1?page=2')
   assert.equal(first.headers['x-cache'], 'MISS')
   // Stored once the body is complete; the write is not awaited by the response.
-  await waitFor(async () => (await keys()).length === 1, 'the entry in Redis')
+  await waitFor('the entry in Redis', async () => (await keys()).length === 1)
   const [key] = await keys()
   assert.ok(key!.startsWith(`${prefix}_cache:items:`), key)
 
@@ -45,7 +47,7 @@ test('redis store: a response stored by one gateway instance is a hit on another
   assert.equal(fromB.headers.etag, '"v1"')
   assert.ok(Number(fromB.headers.age) >= 0)
   assert.equal(up.calls(), 1)
-  assert.equal(await metricValue(b.gateway, 'cacheRequests', { service: 'items', result: 'hit' }), 1)
+  assert.equal(await metricValue(b, 'gatehouse_cache_requests_total', { service: 'items', result: 'hit' }), 1)
   // Another URL is another entry.
   assert.equal((await b.inject('/api/items/1?page=3')).headers['x-cache'], 'MISS')
   assert.equal(up.calls(), 2)

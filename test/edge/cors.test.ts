@@ -2,7 +2,7 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createGateway, baseConfig } from '../helpers/gateway.ts'
 import { createUpstream } from '../helpers/upstream.ts'
-import { JWT_SECRET, bearer } from './helpers.ts'
+import { JWT_SECRET, bearer, sign } from '../helpers/tokens.ts'
 
 const APP = 'https://app.example.com'
 const EVIL = 'https://evil.example.net'
@@ -36,10 +36,10 @@ test('a preflight is answered 204 by the gateway: no upstream call, no token nee
   assert.equal(up.requests.length, 0)
 
   // The budget of one is intact: the real request gets through, the next one is limited.
-  const real = await inject({ url: '/api/users/1', headers: { origin: APP, ...bearer('alice') } })
+  const real = await inject({ url: '/api/users/1', headers: { origin: APP, ...bearer(sign('alice')) } })
   assert.equal(real.statusCode, 200)
   assert.equal(real.headers['access-control-allow-origin'], APP)
-  const limited = await inject({ url: '/api/users/1', headers: { origin: APP, ...bearer('alice') } })
+  const limited = await inject({ url: '/api/users/1', headers: { origin: APP, ...bearer(sign('alice')) } })
   assert.equal(limited.statusCode, 429)
   // Gateway errors carry the CORS headers too, so browser code can read them.
   assert.equal(limited.headers['access-control-allow-origin'], APP)

@@ -1,37 +1,9 @@
-import { randomBytes } from 'node:crypto'
+// What the edge tests share: the cache tests' counting upstream, service and counter, and a gate.
+import type http from 'node:http'
 import type { TestContext } from 'node:test'
-import { Redis } from 'ioredis'
-import { createSigner } from 'fast-jwt'
 import type { Gateway } from '../../apps/gateway/app.ts'
-import { REDIS_URL } from '../helpers/redis.ts'
-
-export { REDIS_URL }
-export const JWT_SECRET = 'edge-tests-secret-0123456789abcdef'
-
-export function sign (sub: string): string {
-  return createSigner({ key: JWT_SECRET, algorithm: 'HS256', expiresIn: 60_000 })({ sub })
-}
-
-export function bearer (sub: string): Record<string, string> {
-  return { authorization: `Bearer ${sign(sub)}` }
-}
-
-// Value of one series of a counter/gauge on the gateway's registry (0 when absent).
-export async function metricValue (gateway: Gateway, name: 'cacheRequests' | 'authFailures' | 'rateLimited',
-  labels: Record<string, string>): Promise<number> {
-  const metric = await gateway.ctx.metrics[name].get()
-  const found = metric.values.find((v) => Object.entries(labels).every(([k, val]) => (v.labels as Record<string, unknown>)[k] === val))
-  return found?.value ?? 0
-}
-
-// Bounded poll, for time-based state (expiry) or state only visible inside the gateway.
-export async function waitFor (check: () => boolean | Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 10))
-  }
-}
+import { metricValue } from '../helpers/metrics.ts'
+import { createUpstream, type Upstream } from '../helpers/upstream.ts'
 
 // A deferred the tests resolve to let a held upstream answer.
 export function gate (): { promise: Promise<void>, open: () => void } {
@@ -40,15 +12,35 @@ export function gate (): { promise: Promise<void>, open: () => void } {
   return { promise, open }
 }
 
-// A direct Redis connection and a key prefix of this test's own, cleaned up at the end.
-export async function testRedis (t: TestContext): Promise<{ redis: Redis, prefix: string, keys: () => Promise<string[]> }> {
-  const prefix = `gatehouse:test-edge:${randomBytes(6).toString('hex')}:`
-  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 2000 })
-  const keys = async () => (await redis.keys(`${prefix}*`)).sort()
-  t.after(async () => {
-    const all = await keys()
-    if (all.length > 0) await redis.del(...all)
-    await redis.quit()
+// An upstream that counts its calls and answers each with a body naming the call, so a
+// test can tell a cached answer (an old call number) from a fresh one.
+export async function countingUpstream (t: TestContext,
+  headers: (req: http.IncomingMessage) => http.OutgoingHttpHeaders = () => ({}),
+  hold?: Promise<void>): Promise<Upstream & { calls: () => number }> {
+  let calls = 0
+  const up = await createUpstream(t, (req, res) => {
+    const n = ++calls
+    const body = JSON.stringify({
+      call: n,
+      url: req.url,
+      consumer: req.headers['x-consumer-id'] ?? null,
+      lang: req.headers['accept-language'] ?? null,
+      variant: req.headers['x-variant'] ?? null
+    })
+    const send = () => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers(req) })
+      res.end(body)
+    }
+    if (hold === undefined) send()
+    else void hold.then(send)
   })
-  return { redis, prefix, keys }
+  return Object.assign(up, { calls: () => calls })
+}
+
+export function svc (up: Upstream, extra: Record<string, unknown> = {}) {
+  return { name: 'items', prefix: '/api/items', upstreams: [up.origin], cache: { ttl: '1m' }, ...extra }
+}
+
+export async function cacheMetric (gateway: Gateway, result: string) {
+  return (await metricValue(gateway, 'gatehouse_cache_requests_total', { service: 'items', result })) ?? 0
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { request } from 'undici'
 import { createGateway, baseConfig } from '../helpers/gateway.ts'
 import { createUpstream } from '../helpers/upstream.ts'
-import { JWT_SECRET, metricValue } from './helpers.ts'
+import { metricValue } from '../helpers/metrics.ts'
+import { JWT_SECRET } from '../helpers/tokens.ts'
 
 function assertForbidden (res: { statusCode: number, headers: Record<string, unknown>, body: string }) {
   assert.equal(res.statusCode, 403)
@@ -66,10 +67,10 @@ test('a denied address is refused before auth and before rate limits: no 401, no
 
   // No token: a refused address learns nothing about auth.
   assertForbidden(await inject({ url: '/api/users/1', remoteAddress: '192.0.2.7' }))
-  assert.equal(await metricValue(gateway, 'authFailures', { service: 'users', reason: 'missing' }), 0)
+  assert.equal(await metricValue(gateway, 'gatehouse_auth_failures_total', { service: 'users', reason: 'missing' }) ?? 0, 0)
   // Three refused requests from one address spend none of its budget (max 1)...
   for (let i = 0; i < 3; i++) assertForbidden(await inject({ url: '/api/orders/1', remoteAddress: '192.0.2.7' }))
-  assert.equal(await metricValue(gateway, 'rateLimited', { service: 'orders' }), 0)
+  assert.equal(await metricValue(gateway, 'gatehouse_rate_limited_total', { service: 'orders' }) ?? 0, 0)
   // ...and another address still has its whole budget of one.
   const allowed = await inject({ url: '/api/orders/1', remoteAddress: '198.51.100.3' })
   assert.equal(allowed.statusCode, 200)

@@ -2,7 +2,9 @@
 // sets to the throwaway redis-server it started for the run, or which someone sets to a
 // Redis of their choice. Without it, the tests that need Redis skip, saying why; with
 // GATEHOUSE_TEST_REQUIRE_REDIS=1 (CI) they fail instead.
-import type { TestOptions } from 'node:test'
+import { randomBytes } from 'node:crypto'
+import type { TestContext, TestOptions } from 'node:test'
+import { Redis } from 'ioredis'
 
 const given = process.env.GATEHOUSE_TEST_REDIS_URL || null
 
@@ -38,3 +40,26 @@ export function redisUrlVia (port: number): string {
 
 // For every test that needs Redis: test('...', redisTestOptions, async (t) => { ... })
 export const redisTestOptions: TestOptions = redisSkipReason === null ? {} : { skip: redisSkipReason }
+
+// A direct Redis connection for assertions, with a key prefix of this test's own; every
+// key under the prefix is deleted when the test ends.
+export async function testRedis (t: TestContext): Promise<{ redis: Redis, prefix: string, keys: () => Promise<string[]> }> {
+  const prefix = `gatehouse:test:${randomBytes(6).toString('hex')}:`
+  const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1, commandTimeout: 2000 })
+  const keys = async () => {
+    const found: string[] = []
+    let cursor = '0'
+    do {
+      const [next, batch] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+      cursor = next
+      found.push(...batch)
+    } while (cursor !== '0')
+    return found.sort()
+  }
+  t.after(async () => {
+    const all = await keys()
+    if (all.length > 0) await redis.del(...all)
+    await redis.quit()
+  })
+  return { redis, prefix, keys }
+}

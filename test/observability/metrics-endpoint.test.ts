@@ -5,7 +5,6 @@ import { baseConfig, createGateway } from '../helpers/gateway.ts'
 import { scrape, samples, value } from '../helpers/metrics.ts'
 import { JWT_SECRET, sign } from '../helpers/tokens.ts'
 
-
 // SPEC.md "Metrics": names, types and label sets are the contract.
 const SPEC_METRICS: Record<string, { type: string, labels: string[] }> = {
   gatehouse_http_requests_total: { type: 'counter', labels: ['code', 'method', 'service'] },
@@ -45,8 +44,13 @@ test('after real traffic /metrics exports every SPEC metric with its type and ex
     { name: 'slow', prefix: '/api/slow', upstreams: [hanging.origin], retries: 0 },
     { name: 'failing', prefix: '/api/failing', upstreams: [failing.origin] },
     { name: 'resetting', prefix: '/api/resetting', upstreams: [resetting.origin], retries: 0 },
-    { name: 'down', prefix: '/api/down', upstreams: [refused], retries: 0,
-      circuitBreaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeout: '1m', timeout: '10s' } },
+    {
+      name: 'down',
+      prefix: '/api/down',
+      upstreams: [refused],
+      retries: 0,
+      circuitBreaker: { volumeThreshold: 2, errorThresholdPercentage: 50, resetTimeout: '1m', timeout: '10s' }
+    },
     { name: 'limited', prefix: '/api/limited', upstreams: [ok.origin], rateLimit: { max: 1, window: '1m' } },
     { name: 'private', prefix: '/api/private', upstreams: [ok.origin], auth: 'required' },
   ], {

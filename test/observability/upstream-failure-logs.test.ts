@@ -53,8 +53,13 @@ test('a client that hangs up while the upstream works leaves no warn line (log f
 
 test('requests refused by an open circuit add no warn line each (log flooding during an outage)', async (t) => {
   const up = await switchableUpstream(t, 'reset')
-  const gw = await createGateway(t, baseConfig([{ name: 'users', prefix: '/api/users', upstreams: [up.origin], retries: 0,
-    circuitBreaker: quickBreaker({ resetTimeout: '1m' }) }]))
+  const gw = await createGateway(t, baseConfig([{
+    name: 'users',
+    prefix: '/api/users',
+    upstreams: [up.origin],
+    retries: 0,
+    circuitBreaker: quickBreaker({ resetTimeout: '1m' })
+  }]))
   for (let i = 0; i < 4; i++) assert.equal((await gw.inject('/api/users/1')).statusCode, 502)
   const before = warnLines(gw)
   assert.equal(before.filter((l) => l.msg === UPSTREAM_FAILED).length, 4, 'each real failure is logged')
