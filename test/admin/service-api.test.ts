@@ -6,7 +6,8 @@ import { join } from 'node:path'
 import { parse } from 'yaml'
 import { createUpstream } from '../helpers/upstream.ts'
 import { baseConfig, createGateway } from '../helpers/gateway.ts'
-import { gatewayFromFiles, nextReload, reloadCount, serviceYaml } from '../reload/config-files.ts'
+import { gatewayFromFiles, nextReload, serviceYaml } from '../reload/config-files.ts'
+import { metricValue } from '../helpers/metrics.ts'
 
 const TOKEN = 'admin-token-for-tests'
 const AUTH = { authorization: `Bearer ${TOKEN}` }
@@ -79,7 +80,7 @@ test('PUT creates (201) then replaces (200) a service, writes servicesDir/<name>
 
   const listed = (await gw.gateway.admin.inject({ url: '/admin/services', headers: AUTH })).json()
   assert.deepEqual(listed.services.map((s: { name: string }) => s.name), ['orders'])
-  assert.equal(await reloadCount(gw.gateway, 'success'), 2)
+  assert.equal(await metricValue(gw, 'gatehouse_config_reloads_total', { result: 'success' }), 2)
 })
 
 test('PUT accepts a YAML body (application/yaml and text/yaml)', async (t) => {
@@ -144,7 +145,7 @@ test('an invalid body is 400 GW_INVALID_CONFIG listing every "<key path>: <messa
 
   assert.deepEqual(await readdir(gw.servicesDir), [])
   assert.equal((await gw.inject('/api/orders/1')).statusCode, 404)
-  assert.equal(await reloadCount(gw.gateway, 'failure'), 0)
+  assert.equal(await metricValue(gw, 'gatehouse_config_reloads_total', { result: 'failure' }), 0)
 })
 
 test('a body over the admin body limit is 413 and never parsed', async (t) => {
@@ -251,6 +252,6 @@ test("the watcher sees the API's own write as unchanged: applied once, counted o
   generations.push(gw.gateway.current())
   assert.equal((await watched).result, 'unchanged')
   assert.equal(gw.gateway.current(), generations[0])
-  assert.equal(await reloadCount(gw.gateway, 'success'), 1)
+  assert.equal(await metricValue(gw, 'gatehouse_config_reloads_total', { result: 'success' }), 1)
   assert.ok((await stat(join(gw.servicesDir, 'orders.yaml'))).isFile())
 })

@@ -4,7 +4,6 @@
 // its labels (what the exposition tests check).
 import assert from 'node:assert/strict'
 import type { Gateway } from '../../apps/gateway/app.ts'
-import type { TestGateway } from './gateway.ts'
 
 export interface Sample {
   name: string
@@ -111,11 +110,14 @@ export function value (families: Map<string, Family>, name: string, where: Recor
   return found[0]!.value
 }
 
-const gatewayOf = (target: Gateway | TestGateway): Gateway => ('gateway' in target ? target.gateway : target)
+// A gateway, or anything holding one (TestGateway, FileGateway).
+type HasGateway = Gateway | { gateway: Gateway }
+
+const gatewayOf = (target: HasGateway): Gateway => ('gateway' in target ? target.gateway : target)
 
 // One series of a registered metric by its exported name (e.g. gatehouse_upstream_up),
 // the first whose labels include `labels`; undefined when no such series exists.
-export async function metricValue (target: Gateway | TestGateway, name: string,
+export async function metricValue (target: HasGateway, name: string,
   labels: Record<string, string> = {}): Promise<number | undefined> {
   const metric = gatewayOf(target).ctx.metrics.registry.getSingleMetric(name)
   if (metric === undefined) throw new Error(`no metric ${name}`)
@@ -131,7 +133,7 @@ export interface Scrape {
 
 // GET /metrics: over the network when given the admin URL of a listening gateway, else
 // injected into the admin server. Asserts the 200 and the text format's content type.
-export async function scrape (target: Gateway | TestGateway | string): Promise<Scrape> {
+export async function scrape (target: HasGateway | string): Promise<Scrape> {
   let text: string
   let contentType: string
   if (typeof target === 'string') {

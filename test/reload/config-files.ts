@@ -105,8 +105,3 @@ export function nextReload (reloader: Reloader, match: (e: ReloadEvent) => boole
     reloader.on('reload', onReload)
   })
 }
-
-export async function reloadCount (gateway: Gateway, result: 'success' | 'failure'): Promise<number> {
-  const metric = await gateway.ctx.metrics.configReloads.get()
-  return metric.values.find((v) => v.labels.result === result)?.value ?? 0
-}

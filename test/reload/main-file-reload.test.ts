@@ -3,8 +3,9 @@ import assert from 'node:assert/strict'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createUpstream } from '../helpers/upstream.ts'
-import { gatewayFromFiles, nextReload, reloadCount, serviceYaml } from './config-files.ts'
+import { gatewayFromFiles, nextReload, serviceYaml } from './config-files.ts'
 import { runCheck } from '../../apps/gateway/commands/check.ts'
+import { metricValue } from '../helpers/metrics.ts'
 
 const MAIN = 'logging: { level: info, access: false }\n'
 
@@ -45,7 +46,7 @@ services:
   const warn = gw.logs.find((l) => l.level === 40 && String(l.msg).startsWith('config change needs a restart'))
   assert.deepEqual(warn?.keys, ['server.timeouts', 'auth', 'rateLimit'])
   assert.ok(!JSON.stringify(gw.logs).includes('not-applied-live'), 'secrets are not logged')
-  assert.equal(await reloadCount(gw.gateway, 'success'), 1)
+  assert.equal(await metricValue(gw, 'gatehouse_config_reloads_total', { result: 'success' }), 1)
 
   // The watcher moved to the new directory.
   const watched = nextReload(gw.reloader, (e) => e.trigger === 'watch' && e.result === 'success', 2000)
@@ -64,7 +65,7 @@ test('a main-file reload that clashes with servicesDir is rejected whole, naming
   assert.match(String(error?.msg), /services\.d\/orders\.yaml: prefix: duplicate prefix "\/api\/orders" \(also service "users", gateway\.yaml: services\[0\]\.prefix\)/)
   assert.equal((await gw.inject('/api/orders/1')).statusCode, 200)
   assert.equal(gw.gateway.current().services.map((s) => s.name).join(), 'orders')
-  assert.equal(await reloadCount(gw.gateway, 'failure'), 1)
+  assert.equal(await metricValue(gw, 'gatehouse_config_reloads_total', { result: 'failure' }), 1)
 })
 
 test('services kept in memory by the admin API survive a reload of the main file', async (t) => {

@@ -1,8 +1,9 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createUpstream } from '../helpers/upstream.ts'
-import { gatewayFromFiles, nextReload, reloadCount, serviceYaml } from './config-files.ts'
+import { gatewayFromFiles, nextReload, serviceYaml } from './config-files.ts'
 import type { ReloadEvent } from '../../apps/gateway/reload/index.ts'
+import { metricValue, scrape, value } from '../helpers/metrics.ts'
 
 const MAIN = 'logging: { level: info, access: false }\n'
 
@@ -26,7 +27,7 @@ test('a new file in servicesDir becomes routable within 2 s, with no restart', a
   assert.equal(res.statusCode, 200)
   assert.equal(orders.requests.at(-1)?.url, '/1')
   assert.equal((await gw.inject('/api/users/1')).statusCode, 200)
-  assert.equal(await reloadCount(gw.gateway, 'success'), 1)
+  assert.equal(await metricValue(gw, 'gatehouse_config_reloads_total', { result: 'success' }), 1)
   assert.ok(gw.logs.some((l) => l.msg === 'config reloaded' && (l.added as string[]).includes('orders')))
 })
 
@@ -57,13 +58,13 @@ test('a broken file is rejected whole: old routes answer, failure counted, error
   assert.equal((await gw.inject('/api/users/1')).statusCode, 200)
   assert.equal((await gw.inject('/api/users-v2/1')).statusCode, 404)
   assert.equal((await gw.inject('/api/orders/1')).statusCode, 404)
-  assert.equal(await reloadCount(gw.gateway, 'failure'), 1)
+  assert.equal(await metricValue(gw, 'gatehouse_config_reloads_total', { result: 'failure' }), 1)
   const error = gw.logs.find((l) => l.level === 50 && String(l.msg).startsWith('config reload rejected'))
   assert.ok(error, 'an error-level line')
   assert.match(String(error.msg), /services\.d\/orders\.yaml: upstreams\[0\]: must be an http\(s\) URL/)
   assert.ok((error.errors as string[]).includes('services.d/orders.yaml: upstreams[0]: must be an http(s) URL'))
-  const scrape = await gw.gateway.admin.inject('/metrics')
-  assert.match(scrape.body, /gatehouse_config_reloads_total\{result="failure"\} 1/)
+  const { families } = await scrape(gw)
+  assert.equal(value(families, 'gatehouse_config_reloads_total', { result: 'failure' }), 1)
 
   const fixed = nextReload(gw.reloader, (e) => e.result === 'success', 2000)
   await gw.writeService('orders.yaml', serviceYaml('orders', '/api/orders', orders.origin))
@@ -73,7 +74,7 @@ test('a broken file is rejected whole: old routes answer, failure counted, error
   assert.equal((await gw.inject('/api/orders/1')).statusCode, 200)
   assert.equal((await gw.inject('/api/users-v2/1')).statusCode, 200)
   assert.equal((await gw.inject('/api/users/1')).statusCode, 404)
-  assert.equal(await reloadCount(gw.gateway, 'success'), 1)
+  assert.equal(await metricValue(gw, 'gatehouse_config_reloads_total', { result: 'success' }), 1)
 })
 
 test('names and prefixes must stay unique across the main file and servicesDir', async (t) => {
@@ -117,7 +118,7 @@ test('a watched burst of changes is applied together, and an unchanged rewrite i
   const touched = nextReload(gw.reloader, () => true, 2000)
   await gw.writeService('users.yaml', serviceYaml('users', '/api/users', up.origin))
   assert.equal((await touched).result, 'unchanged')
-  assert.equal(await reloadCount(gw.gateway, 'success'), 0)
+  assert.equal(await metricValue(gw, 'gatehouse_config_reloads_total', { result: 'success' }), 0)
   const generation = gw.gateway.current()
 
   // Debounced: the five writes (a few ms apart) land in fewer reloads than files.
@@ -146,5 +147,5 @@ test('a watched burst of changes is applied together, and an unchanged rewrite i
   assert.ok(reloads < 5)
   assert.deepEqual(added.sort(), ['s0', 's1', 's2', 's3', 's4'])
   assert.notEqual(gw.gateway.current(), generation)
-  assert.equal(await reloadCount(gw.gateway, 'success'), reloads)
+  assert.equal(await metricValue(gw, 'gatehouse_config_reloads_total', { result: 'success' }), reloads)
 })

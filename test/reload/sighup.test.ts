@@ -6,6 +6,7 @@ import { request } from 'undici'
 import { closedPort, createUpstream } from '../helpers/upstream.ts'
 import { CLI, spawnNode } from '../helpers/process.ts'
 import { serviceYaml, tempDir } from './config-files.ts'
+import { scrape, value } from '../helpers/metrics.ts'
 
 interface Ports { port: number, adminPort: number }
 
@@ -91,15 +92,13 @@ test('SIGHUP with a broken main file: rejected whole with an error naming file a
   assert.match(cli.proc.stdout(), /"level":50[^\n]*gateway\.yaml: services\[0\]\.upstreams\[0\]: must be an http\(s\) URL/)
   assert.equal(await status(`${cli.url}/api/users/1`), 200)
   assert.equal(await status(`${cli.url}/api/orders/1`), 404)
-  const metrics = await (await request(`${cli.adminUrl}/metrics`)).body.text()
-  assert.match(metrics, /gatehouse_config_reloads_total\{result="failure"\} 1/)
+  assert.equal(value((await scrape(cli.adminUrl)).families, 'gatehouse_config_reloads_total', { result: 'failure' }), 1)
 
   await writeFile(cli.file, good.replace('services:\n', `services:\n  - { name: orders, prefix: /api/orders, upstreams: [${up.origin}], auth: none }\n`))
   cli.proc.child.kill('SIGHUP')
   await cli.proc.waitFor(/"msg":"config reloaded"/)
   assert.equal(await status(`${cli.url}/api/orders/1`), 200)
-  const after = await (await request(`${cli.adminUrl}/metrics`)).body.text()
-  assert.match(after, /gatehouse_config_reloads_total\{result="success"\} 1/)
+  assert.equal(value((await scrape(cli.adminUrl)).families, 'gatehouse_config_reloads_total', { result: 'success' }), 1)
 
   cli.proc.child.kill('SIGTERM')
   assert.equal(await cli.proc.exited, 0)
