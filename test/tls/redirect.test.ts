@@ -68,7 +68,7 @@ test('httpRedirect: a hostile Host is never reflected; the Location falls back t
   assert.equal(noHost.status, 308)
   assert.equal(noHost.headers.location, `https://127.0.0.1:${tlsPort}/p`)
   // An absolute-form target only contributes its path: its authority is not the client's to pick.
-  const absolute = await rawRequest(redirectUrl, `GET http://evil.example/steal?q=1 HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n`)
+  const absolute = await rawRequest(redirectUrl, 'GET http://evil.example/steal?q=1 HTTP/1.1\r\nHost: api.example.com\r\nConnection: close\r\n\r\n')
   assert.equal(absolute.status, 308)
   assert.equal(absolute.headers.location, `https://api.example.com:${tlsPort}/steal?q=1`)
 })
