@@ -21,6 +21,9 @@ export const kProxyCall = Symbol('gatehouse.proxyCall')
 export interface ProxyCall {
   request: FastifyRequest
   svc: ServiceRuntime
+  // The upstream request target (plugins/proxy/upstream-path.ts); it replaces the one
+  // reply-from derives, whose checks refuse what SPEC forwards (`..%2f` in a segment).
+  path: string
 }
 
 export interface UpstreamOutcome {
@@ -306,6 +309,7 @@ export function createUpstreamDispatcher (agent: Dispatcher, { hooks, bodyLimit 
       // Left on the headers: undici reads string keys only, and deleting a key would turn
       // the object into a slow dictionary right before undici walks it.
       const call = opts.headers[kProxyCall] as ProxyCall
+      opts.path = call.path
       // The body limit is enforced here, where the body is sent: after every policy (a
       // refused request never gets here), before a byte goes upstream, and at no cost to
       // the requests without a body (no extra hook phase).

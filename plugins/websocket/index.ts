@@ -6,8 +6,8 @@ import type { ServiceRuntime, UpstreamState } from '../../lib/service-runtime.ts
 import { NOTHING_TRIED, selectUpstream } from '../breaker/balancer.ts'
 import { buildUpstreamHeaders, type ForwardOptions } from '../proxy/forward-headers.ts'
 import { buildClientHeaders } from '../proxy/response-headers.ts'
+import { upstreamTarget } from '../proxy/upstream-path.ts'
 import { classify, toClientError } from '../proxy/upstream-errors.ts'
-import * as E from '../errors/errors.ts'
 import type { UpstreamHooks, UpstreamOutcome } from '../proxy/upstream-dispatcher.ts'
 import { upstreamHandshake } from './handshake.ts'
 import { Tunnel, type Tunnels } from './tunnel.ts'
@@ -41,26 +41,6 @@ export interface WebSocketPluginOptions extends WebSocketOptions {
 
 // Upstream 101 headers the client must not see (who runs behind the gateway).
 const BANNERS = ['server', 'x-powered-by']
-
-function upstreamPath (url: string, prefix: string, rewritePrefix: string): string {
-  const path = rewritePrefix + url.slice(prefix.length)
-  return path.startsWith('/') ? path : '/' + path
-}
-
-// `%5C` and `%2F` stay encoded in the target (SPEC), so `%5c..%5c` is no dot segment for
-// the router; an upstream that decodes once and treats `\` as `/` would climb out of
-// the prefix. The same check as http-proxy's for plain requests: decoded, with
-// backslashes as slashes, no `..` segment.
-function climbsOut (path: string): boolean {
-  const q = path.indexOf('?')
-  let decoded: string
-  try {
-    decoded = decodeURIComponent(q === -1 ? path : path.slice(0, q))
-  } catch {
-    return true
-  }
-  return decoded.replaceAll('\\', '/').split('/').includes('..')
-}
 
 async function websocketPlugin (scope: FastifyInstance, opts: WebSocketPluginOptions) {
   const { svc, forward, tunnels } = opts
@@ -96,8 +76,8 @@ async function websocketPlugin (scope: FastifyInstance, opts: WebSocketPluginOpt
   // Ends with the reply hijacked (101, tunnel), sent (the upstream's refusal) or
   // abandoned (the client left); a gateway error is thrown for the error handler.
   async function open (request: FastifyRequest, reply: FastifyReply, pending: PendingUpgrade): Promise<void> {
-    const path = upstreamPath(request.url, prefix, rewritePrefix)
-    if (climbsOut(path)) throw new E.BadRequest('The request target leaves the service prefix')
+    // The same target as a plain request's: SPEC's path rules hold for upgrades too.
+    const path = upstreamTarget(request.url, prefix, rewritePrefix)
     const up = select(svc, NOTHING_TRIED)
     if (up instanceof Error) throw up
     const breaker = up.breaker
@@ -144,7 +124,7 @@ async function websocketPlugin (scope: FastifyInstance, opts: WebSocketPluginOpt
 
     if (!result.upgraded) {
       // The upstream refused the upgrade: the client gets its answer, as for any call.
-      reply.code(status).headers(buildClientHeaders({ ...result.res.headers }, request, svc)).send(result.res)
+      reply.code(status).headers(buildClientHeaders({ ...result.res.headers }, request, svc, forward.isTrustedPeer)).send(result.res)
       return
     }
     const client = pending.socket

@@ -137,8 +137,8 @@ test('upstream Location on its own origin or under rewritePrefix is rewritten to
   })
   const cases: Array<[string, string]> = [
     [`${up.origin}/users/7?x=1`, 'http://api.example.com/api/users/7?x=1'],
-    ['/users/8', '/api/users/8'],
-    ['/users', '/api/users'],
+    ['/users/8', 'http://api.example.com/api/users/8'],
+    ['/users', 'http://api.example.com/api/users'],
     ['/elsewhere', '/elsewhere'],
     ['https://other.example/users/1', 'https://other.example/users/1'],
     [`${up.origin}/login`, 'http://api.example.com/login'],

@@ -105,3 +105,26 @@ test('upstream responses stream back with status and body intact', async (t) => 
   const body = Buffer.from(await res.body.arrayBuffer())
   assert.ok(body.equals(payload))
 })
+
+test('the bare prefix with a query string reaches the upstream as / (or rewritePrefix) with the query as it came', async (t) => {
+  const up = await createUpstream(t)
+  const gw = await createGateway(t, baseConfig([
+    { name: 'users', prefix: '/api/users', upstreams: [up.origin] },
+    { name: 'v2', prefix: '/api/v2users', upstreams: [up.origin], rewritePrefix: '/v2' },
+  ]), { listen: true })
+  const cases: Array<[string, string]> = [
+    ['/api/users?x=1', '/?x=1'],
+    ['/api/users', '/'],
+    ['/api/users/?x=1', '/?x=1'],
+    ['/api/users?q=a+b&q=%2F&flag', '/?q=a+b&q=%2F&flag'],
+    ['/api/v2users?x=1', '/v2?x=1'],
+    ['/api/v2users', '/v2'],
+    ['/api/v2users/7?x=1', '/v2/7?x=1'],
+  ]
+  for (const [path, expected] of cases) {
+    const res = await request(`${gw.url}${path}`)
+    await res.body.dump()
+    assert.equal(res.statusCode, 200, path)
+    assert.equal(up.requests.at(-1)?.url, expected, path)
+  }
+})

@@ -66,3 +66,55 @@ test('malformed escapes, encoded NUL, raw backslash and climbing above root are 
   }
   assert.equal(users.requests.length + admin.requests.length, 0)
 })
+
+// Raw bytes on a socket: a client library would resolve `%2e%2e` or re-encode on its own.
+async function usersAndOrders (t: import('node:test').TestContext) {
+  const users = await createUpstream(t)
+  const orders = await createUpstream(t)
+  const gw = await createGateway(t, baseConfig([
+    { name: 'users', prefix: '/api/users', upstreams: [users.origin] },
+    { name: 'orders', prefix: '/api/orders', upstreams: [orders.origin] },
+  ]), { listen: true })
+  const get = (path: string) => rawRequest(gw.url!, `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`)
+  return { users, orders, get }
+}
+
+test('an encoded slash or backslash inside a segment is forwarded as it came and stays with the service it matched', async (t) => {
+  const { users, orders, get } = await usersAndOrders(t)
+  const cases: Array<[string, string]> = [
+    ['/api/users/..%2forders/1', '/..%2forders/1'],
+    ['/api/users/..%2Forders/1?x=1', '/..%2Forders/1?x=1'],
+    ['/api/users/projects/group%2Frepo', '/projects/group%2Frepo'],
+    ['/api/users/projects/group%2Frepo/files/a%2Fb.txt', '/projects/group%2Frepo/files/a%2Fb.txt'],
+    ['/api/users/dir%5Cfile', '/dir%5Cfile'],
+    ['/api/users/..%5corders/1', '/..%5corders/1'],
+    // `..` inside a longer segment is no dot segment either.
+    ['/api/users/..hidden/a..b', '/..hidden/a..b'],
+  ]
+  for (const [path, forwarded] of cases) {
+    const res = await get(path)
+    assert.equal(res.status, 200, path)
+    assert.equal(users.requests.at(-1)!.url, forwarded, path)
+  }
+  assert.equal(orders.requests.length, 0, 'the orders service received nothing')
+})
+
+test('%2e%2e is still a dot segment, and %00, a malformed escape or climbing above / are still 400', async (t) => {
+  const { users, orders, get } = await usersAndOrders(t)
+  // Resolved before routing: it names the orders prefix, so orders gets it, with its own policy.
+  const resolved = await get('/api/users/%2e%2e/orders/1')
+  assert.equal(resolved.status, 200)
+  assert.equal(orders.requests.at(-1)!.url, '/1')
+  assert.equal(users.requests.length, 0)
+  const stays = await get('/api/users/a/%2E%2e/7')
+  assert.equal(stays.status, 200)
+  assert.equal(users.requests.at(-1)!.url, '/7')
+  for (const path of ['/api/users/%00', '/api/users/a%00b', '/api/users/%zz', '/api/users/%2', '/api/users/../../../x',
+    '/api/users/%2e%2e/%2e%2e/%2e%2e/x']) {
+    const res = await get(path)
+    assert.equal(res.status, 400, path)
+    assert.equal(JSON.parse(res.body).code, 'GW_BAD_REQUEST', path)
+  }
+  assert.equal(users.requests.length, 1)
+  assert.equal(orders.requests.length, 1)
+})

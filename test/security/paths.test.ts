@@ -111,13 +111,17 @@ check('percent-encoded dots (`%2e%2e`, mixed case `%2E`, half-encoded `.%2e`)', 
   ['/api/users/%2E', users('/users/')],
 ])
 
+// SPEC: `%2F` and `%5C` are data inside one segment, forwarded as they came; so
+// `..%2fadmin` is one segment, not a dot segment: it stays with the users service (a
+// `%2e` in it is a dot, sent as one). Only a raw backslash is refused.
 check('encoded slash `%2f` and backslash `%5c` (never decoded into separators)', [
-  ['/api/users/..%2fadmin', REFUSED],
-  ['/api/users/..%2Fapi%2Fadmin', REFUSED],
-  ['/api/users/%2e%2e%2fadmin', REFUSED],
-  ['/api/users/a%2f%2e%2e%2fb', REFUSED],
-  ['/api/users/..%5cadmin', REFUSED],
-  ['/api/users/%5c..%5c..%5capi%5cadmin', REFUSED],
+  ['/api/users/..%2fadmin', users('/users/..%2fadmin')],
+  ['/api/users/..%2Fapi%2Fadmin', users('/users/..%2Fapi%2Fadmin')],
+  ['/api/users/%2e%2e%2fadmin', users('/users/..%2fadmin')],
+  ['/api/users/a%2f%2e%2e%2fb', users('/users/a%2f..%2fb')],
+  ['/api/users/..%5cadmin', users('/users/..%5cadmin')],
+  ['/api/users/%5c..%5c..%5capi%5cadmin', users('/users/%5c..%5c..%5capi%5cadmin')],
+  ['/api/users/..%2f..%2f..%2fetc%2fpasswd', users('/users/..%2f..%2f..%2fetc%2fpasswd')],
   ['/api/users/..\\admin', REFUSED],
   ['/api/users/x\\..\\..\\admin', REFUSED],
   ['/api/users%2f..%2fadmin', NO_SERVICE],
@@ -131,7 +135,8 @@ check('double encoding (`%252e`, `%25` + hex digits): forwarded as sent, never d
   ['/api/users/%252e%252e%252fadmin', users('/users/%252e%252e%252fadmin')],
   ['/api/users/%25%32%65%25%32%65/admin', users('/users/%25%32%65%25%32%65/admin')],
   ['/api/users/%252f..%252fadmin', users('/users/%252f..%252fadmin')],
-  ['/api/users/..%2500/admin', REFUSED],
+  // `%25` is a literal `%`: `..%2500` is a segment of five characters, not `..` + NUL.
+  ['/api/users/..%2500/admin', users('/users/..%2500/admin')],
 ])
 
 check('empty segments (`//`)', [
