@@ -6,7 +6,7 @@ import { REDIS_URL, testRedis } from '../helpers/redis.ts'
 import { metricValue } from '../helpers/metrics.ts'
 import { waitFor } from '../helpers/wait.ts'
 // The rate-limit tests' TCP relay to Redis, which can stall it.
-import { createTcpProxy } from '../rate-limit/helpers.ts'
+import { createTcpProxy } from '../helpers/tcp-proxy.ts'
 import { redisTestOptions } from '../helpers/redis.ts'
 
 async function countingUpstream (t: Parameters<typeof createUpstream>[0]): Promise<Upstream & { calls: () => number }> {

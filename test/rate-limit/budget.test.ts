@@ -3,7 +3,9 @@ import assert from 'node:assert/strict'
 import type { TestContext } from 'node:test'
 import { createGateway, baseConfig } from '../helpers/gateway.ts'
 import { createUpstream } from '../helpers/upstream.ts'
-import { redisRateLimit, testRedis } from './helpers.ts'
+import { redisRateLimit } from './helpers.ts'
+import { metricValue } from '../helpers/metrics.ts'
+import { testRedis } from '../helpers/redis.ts'
 import { redisTestOptions } from '../helpers/redis.ts'
 
 const STORES = ['memory', 'redis'] as const
@@ -48,8 +50,7 @@ for (const store of STORES) {
     assert.equal(res.headers['retry-after'], res.headers['x-ratelimit-reset'])
     assert.equal(up.requests.length, 3, 'the refused request never reached the upstream')
 
-    const metrics = await gateway.ctx.metrics.registry.getSingleMetricAsString('gatehouse_rate_limited_total')
-    assert.match(metrics, /gatehouse_rate_limited_total\{service="users"\} 1/)
+    assert.equal(await metricValue(gateway, 'gatehouse_rate_limited_total', { service: 'users' }), 1)
   })
 
   test(`${store}: a route's own rateLimit has its own counter, apart from the service's`, needs(store), async (t) => {

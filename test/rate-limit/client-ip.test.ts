@@ -3,7 +3,8 @@ import assert from 'node:assert/strict'
 import { request } from 'undici'
 import { createGateway, baseConfig } from '../helpers/gateway.ts'
 import { createUpstream } from '../helpers/upstream.ts'
-import { redisRateLimit, testRedis } from './helpers.ts'
+import { redisRateLimit } from './helpers.ts'
+import { testRedis } from '../helpers/redis.ts'
 import { redisTestOptions } from '../helpers/redis.ts'
 
 // Real sockets: the peer address is what trustProxy judges.

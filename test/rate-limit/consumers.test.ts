@@ -2,7 +2,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createGateway, baseConfig } from '../helpers/gateway.ts'
 import { createUpstream } from '../helpers/upstream.ts'
-import { JWT_SECRET, redisRateLimit, sign, testRedis } from './helpers.ts'
+import { redisRateLimit } from './helpers.ts'
+import { testRedis } from '../helpers/redis.ts'
+import { JWT_SECRET, sign } from '../helpers/tokens.ts'
 import { redisTestOptions } from '../helpers/redis.ts'
 
 test('by consumer: two consumers from one address have separate budgets, keyed by JWT sub', redisTestOptions, async (t) => {

@@ -54,6 +54,6 @@ const redis = new RedisRateLimitStore({
 })
 await redis.started()
 for (let i = 0; i < 3; i++) console.log('redis, 50 in flight', await run(redis, 50_000, 50))
-await redis.client.eval(`for _,k in ipairs(redis.call('keys', ARGV[1])) do redis.call('del', k) end`, 0, `${prefix}*`)
+await redis.client.eval('for _,k in ipairs(redis.call(\'keys\', ARGV[1])) do redis.call(\'del\', k) end', 0, `${prefix}*`)
 await redis.close()
 await own?.stop()

@@ -5,7 +5,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { RedisRateLimitStore } from '../../plugins/rate-limit/redis-store.ts'
 import { createGatewayMetrics } from '../../plugins/metrics/gateway-metrics.ts'
 import type { IncrResult } from '../../plugins/rate-limit/store.ts'
-import { REDIS_URL, testRedis } from './helpers.ts'
+import { REDIS_URL, testRedis } from '../helpers/redis.ts'
 import { redisTestOptions } from '../helpers/redis.ts'
 
 function busyFor (ms: number) {

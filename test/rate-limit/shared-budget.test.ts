@@ -2,7 +2,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createGateway, baseConfig } from '../helpers/gateway.ts'
 import { createUpstream } from '../helpers/upstream.ts'
-import { redisRateLimit, testRedis } from './helpers.ts'
+import { redisRateLimit } from './helpers.ts'
+import { testRedis } from '../helpers/redis.ts'
 import { redisTestOptions } from '../helpers/redis.ts'
 
 test('two gateway instances sharing Redis enforce one combined budget', redisTestOptions, async (t) => {
