@@ -4,9 +4,13 @@ import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { TestContext } from 'node:test'
 import { createHmac, generateKeyPairSync, type KeyObject } from 'node:crypto'
-import { createSigner, type Algorithm } from 'fast-jwt'
+import type { Algorithm } from 'fast-jwt'
 import type { BuildOptions } from '../../apps/gateway/app.ts'
 import { createGateway, type TestGateway } from '../helpers/gateway.ts'
+import { metricValue } from '../helpers/metrics.ts'
+import { bearer, sign } from '../helpers/tokens.ts'
+
+export { bearer }
 
 export const SECRET = 'auth-tests-secret-0123456789abcdef'
 export const ISSUER = 'gatehouse-test'
@@ -49,16 +53,13 @@ export function claims (extra: Record<string, unknown> = {}): Record<string, unk
   return { sub: 'alice', iss: ISSUER, aud: AUDIENCE, iat: nowS(), exp: nowS() + 3600, ...extra }
 }
 
+// Exactly the claims given (claims() carries its own exp; without one the token has none).
 export function signHs (payload: Record<string, unknown> = claims(), key: string = SECRET, algorithm: Algorithm = 'HS256'): string {
-  return createSigner({ key, algorithm })(payload)
+  return sign(payload, { key, algorithm, expiresIn: 0 })
 }
 
 export function signWith (keys: KeyPair, payload: Record<string, unknown> = claims(), opts: { algorithm?: Algorithm, kid?: string } = {}): string {
-  return createSigner({
-    key: keys.privatePem,
-    algorithm: opts.algorithm ?? 'RS256',
-    ...(opts.kid !== undefined ? { kid: opts.kid } : {}),
-  })(payload)
+  return sign(payload, { key: keys.privatePem, algorithm: opts.algorithm ?? 'RS256', kid: opts.kid, expiresIn: 0 })
 }
 
 const b64 = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url')
@@ -72,8 +73,6 @@ export function hmacToken (header: Record<string, unknown>, payload: Record<stri
   const input = `${b64(header)}.${b64(payload)}`
   return `${input}.${createHmac('sha256', key).update(input).digest('base64url')}`
 }
-
-export const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
 
 export function hsAuth (extra: Record<string, unknown> = {}) {
   return { auth: { jwt: { secret: SECRET, issuer: ISSUER, audience: AUDIENCE, algorithms: ['HS256'], clockTolerance: '1s', ...extra } } }
@@ -127,6 +126,5 @@ export function createAuthGateway (t: TestContext, raw: Record<string, unknown>,
 
 // The value of gatehouse_auth_failures_total for one service and reason.
 export async function authFailures (gw: TestGateway, service: string, reason: string): Promise<number> {
-  const metric = await gw.gateway.ctx.metrics.authFailures.get()
-  return metric.values.find((v) => v.labels.service === service && v.labels.reason === reason)?.value ?? 0
+  return (await metricValue(gw, 'gatehouse_auth_failures_total', { service, reason })) ?? 0
 }

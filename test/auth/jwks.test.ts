@@ -4,6 +4,7 @@ import { request } from 'undici'
 import { closedPort, createUpstream } from '../helpers/upstream.ts'
 import { baseConfig } from '../helpers/gateway.ts'
 import type { JwksOptions } from '../../plugins/auth/jwks.ts'
+import { waitFor } from '../helpers/wait.ts'
 import {
   AUDIENCE, bearer, claims, createAuthGateway, createJwksServer, ecKeyPair, hmacToken, ISSUER, jwkOf, rsaKeyPair, signWith,
 } from './fixtures.ts'
@@ -66,13 +67,8 @@ test('JWKS rotation: a new kid is accepted once the JWKS serves it (one re-fetch
 
   // After it: the first request with the new kid re-fetches and passes. (Bounded poll:
   // the cool-down is time-based state.)
-  let status = 0
-  const deadline = performance.now() + cooldown + 3000
-  while (status !== 200 && performance.now() < deadline) {
-    status = (await gw.inject({ url: '/api/users/1', headers: bearer(tokenB()) })).statusCode
-    if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  assert.equal(status, 200)
+  await waitFor('the new kid to pass after the cool-down', async () =>
+    (await gw.inject({ url: '/api/users/1', headers: bearer(tokenB()) })).statusCode === 200, cooldown + 3000)
   assert.equal(jwks.hits, 2, 'exactly one re-fetch')
   assert.equal((await gw.inject({ url: '/api/users/1', headers: bearer(tokenA()) })).statusCode, 200, 'the old key still works')
   assert.equal(up.requests.length, 2)

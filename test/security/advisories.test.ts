@@ -20,8 +20,8 @@ import { resolveConfig } from '../../apps/gateway/config/index.ts'
 import {
   AUDIENCE, bearer, claims, createJwksServer, hmacToken, hsAuth, ISSUER, jwkOf, rsaKeyPair, signHs, signWith, unsignedToken,
 } from '../auth/fixtures.ts'
-import { redisRateLimit, testRedis } from '../rate-limit/helpers.ts'
-import { redisTestOptions } from '../helpers/redis.ts'
+import { redisRateLimit } from '../rate-limit/helpers.ts'
+import { redisTestOptions, testRedis } from '../helpers/redis.ts'
 
 const ROOT = new URL('../../', import.meta.url).pathname
 const rsa = rsaKeyPair()
