@@ -45,7 +45,7 @@ export function buildUpstreamHeaders (request: FastifyRequest, svc: ServiceRunti
       // HTTP/2 carries the host in :authority, not Host.
       : incoming.host ?? (incoming[':authority'] as string | undefined) ?? '',
     'x-forwarded-prefix': typeof outerPrefix === 'string' && outerPrefix !== '' && outerPrefix !== '/'
-      ? outerPrefix.replace(/\/+$/, '') + svc.config.prefix
+      ? outerPrefix.replace(/\/+$/, '') + (svc.config.prefix === '/' ? '' : svc.config.prefix)
       : svc.config.prefix,
     'x-request-id': request.id, // a string: genReqId is requestIdFor
     traceparent: gw.traceparent,

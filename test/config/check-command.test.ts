@@ -80,6 +80,27 @@ test('check: auth.jwt takes a secret beside publicKey or jwksUrl, never publicKe
   assert.deepEqual(refused.stderr().split('\n'), ['gateway.yaml: auth.jwt: takes publicKey or jwksUrl, not both (a secret may be added for HS* tokens)', ''])
 })
 
+test('check: a catch-all service with prefix / is accepted (its routes / and /*), once per set; other services keep their own routes', async (t) => {
+  const web = 'name: web\nprefix: /\nupstreams: [http://127.0.0.1:3000]\nrewritePrefix: /app\n' +
+    'routes:\n  - { path: /, auth: none }\n  - { path: /*, methods: [POST], scopes: [web:write] }\n  - { path: /assets/*, auth: none }\n'
+  const dir = await configDir(t, MAIN, { 'web.yaml': web })
+  const c = captureIo({ JWT_SECRET: 'dev-secret' })
+  assert.equal(await runCheck({ config: join(dir, 'gateway.yaml') }, c.io), 0, c.stderr())
+  assert.equal(c.stdout(), 'ok: 2 services\n')
+
+  const twice = await configDir(t, MAIN + '  - { name: front, prefix: /, upstreams: [http://127.0.0.1:3004] }\n' +
+    '  - { name: users-admin, prefix: /api/admin, upstreams: [http://127.0.0.1:3005], routes: [{ path: /, auth: none }, { path: /*, auth: none }] }\n',
+  { 'web.yaml': web })
+  const refused = captureIo({ JWT_SECRET: 'dev-secret' })
+  assert.equal(await runCheck({ config: join(twice, 'gateway.yaml') }, refused.io), 1)
+  assert.deepEqual(refused.stderr().split('\n'), [
+    'gateway.yaml: services[2].routes[0].path: must start with the service prefix /api/admin',
+    'gateway.yaml: services[2].routes[1].path: must start with the service prefix /api/admin',
+    'services.d/web.yaml: prefix: duplicate prefix "/" (also service "front", gateway.yaml: services[1].prefix)',
+    '',
+  ])
+})
+
 test('check: a missing config file is exit 1 with a clear line; no config at all is a usage error', async (t) => {
   const dir = await configDir(t, MAIN)
   const c = captureIo({})

@@ -10,6 +10,7 @@ test('prefixes: leading slash, no trailing slash, no .., %, ?, #; names and pref
       svc({ name: 'c', prefix: '/api/%2e' }),
       svc({ name: 'd', prefix: '/api/d?x' }),
       svc({ name: 'e', prefix: '/api/e#x' }),
+      // `/` alone is the catch-all prefix: accepted (test/config/check-command.test.ts).
       svc({ name: 'f', prefix: '/' }),
       svc({ name: 'g', prefix: '/api//g' }),
       svc({ name: 'h', prefix: '/api/h' }),
@@ -21,7 +22,6 @@ test('prefixes: leading slash, no trailing slash, no .., %, ?, #; names and pref
     'gateway.yaml: services[2].prefix: must not contain "%"',
     'gateway.yaml: services[3].prefix: must not contain "?"',
     'gateway.yaml: services[4].prefix: must not contain "#"',
-    'gateway.yaml: services[5].prefix: must name a path such as /api/users, not / alone',
     'gateway.yaml: services[6].prefix: must not contain empty segments (//)',
     'gateway.yaml: services[8].name: duplicate service name "h" (also gateway.yaml: services[7].name)',
     'gateway.yaml: services[8].prefix: duplicate prefix "/api/h" (also service "h", gateway.yaml: services[7].prefix)'

@@ -7,7 +7,8 @@ const PATH_CHAR = /[A-Za-z0-9\-._~!$&'()+,;=:@/]/
 
 export function pathProblem (p: string, what: 'prefix' | 'path'): string | null {
   if (!p.startsWith('/')) return 'must start with /'
-  if (p === '/') return what === 'prefix' ? 'must name a path such as /api/users, not / alone' : 'must not be / alone'
+  // The prefix "/" is the catch-all: it gets what no other prefix matches (SPEC).
+  if (p === '/') return what === 'prefix' ? null : 'must not be / alone'
   if (p.endsWith('/')) return `must not end with / (write ${p.replace(/\/+$/, '') || '/api/users'})`
   for (const ch of p) if (!PATH_CHAR.test(ch)) return `must not contain ${JSON.stringify(ch)}`
   const segments = p.slice(1).split('/')
@@ -17,12 +18,15 @@ export function pathProblem (p: string, what: 'prefix' | 'path'): string | null 
 }
 
 // Route paths are public paths under the service prefix; only a final `/*` is special.
+// Under the catch-all prefix "/", `/` (the root alone) and `/*` (everything else) are too.
 export function routePathProblem (p: string, prefix: string | null): string | null {
-  const base = p.endsWith('/*') ? p.slice(0, -2) : p
+  const base = p.endsWith('/*') ? p.slice(0, -2) || '/' : p
   if (base.includes('*')) return 'may only use * as a final /* segment'
-  const problem = pathProblem(base, 'path')
-  if (problem !== null) return problem
-  if (prefix !== null && base !== prefix && !base.startsWith(prefix + '/')) return `must start with the service prefix ${prefix}`
+  if (base !== '/') {
+    const problem = pathProblem(base, 'path')
+    if (problem !== null) return problem
+  }
+  if (prefix !== null && prefix !== '/' && base !== prefix && !base.startsWith(prefix + '/')) return `must start with the service prefix ${prefix}`
   return null
 }
 
