@@ -2,8 +2,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { once } from 'node:events'
 import { baseConfig, createGateway } from '../helpers/gateway.ts'
-import { metricValue, quickBreaker, switchableUpstream, upstreamState, breakerOf } from './support.ts'
-import { parseExposition, samples } from '../observability/exposition.ts'
+import { metricValue } from '../helpers/metrics.ts'
+import { quickBreaker, switchableUpstream, upstreamState, breakerOf } from './support.ts'
+import { parseExposition, samples } from '../helpers/metrics.ts'
 
 const ADMIN_TOKEN = 'resilience-test-admin-token'
 

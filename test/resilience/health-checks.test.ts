@@ -3,16 +3,22 @@ import assert from 'node:assert/strict'
 import type { Dispatcher } from 'undici'
 import { baseConfig, createGateway } from '../helpers/gateway.ts'
 import { HealthChecker } from '../../plugins/breaker/health-check.ts'
-import { metricValue, switchableUpstream, upstreamState, waitFor } from './support.ts'
+import { metricValue } from '../helpers/metrics.ts'
+import { waitFor } from '../helpers/wait.ts'
+import { switchableUpstream, upstreamState } from './support.ts'
 
 const ADMIN_TOKEN = 'resilience-test-admin-token'
 
 test('an active health check marks an upstream down and back up: gauge, admin view and routing follow', async (t) => {
   const flaky = await switchableUpstream(t)
   const steady = await switchableUpstream(t)
-  const gw = await createGateway(t, baseConfig([{ name: 'users', prefix: '/api/users', upstreams: [flaky.origin, steady.origin],
+  const gw = await createGateway(t, baseConfig([{
+    name: 'users',
+    prefix: '/api/users',
+    upstreams: [flaky.origin, steady.origin],
     // Timeout = interval: long enough that a loaded test machine never times a check out.
-    healthCheck: { path: '/health', interval: '250ms', unhealthyAfter: 2, healthyAfter: 1 } }],
+    healthCheck: { path: '/health', interval: '250ms', unhealthyAfter: 2, healthyAfter: 1 }
+  }],
   { admin: { token: ADMIN_TOKEN }, logging: { level: 'info', access: false } }))
   const labels = { service: 'users', upstream: flaky.origin }
   const adminView = async () => (await gw.gateway.admin.inject({ url: '/admin/services/users', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()

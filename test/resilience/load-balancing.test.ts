@@ -1,7 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { baseConfig, createGateway } from '../helpers/gateway.ts'
-import { quickBreaker, switchableUpstream, upstreamState, waitFor } from './support.ts'
+import { waitFor } from '../helpers/wait.ts'
+import { quickBreaker, switchableUpstream, upstreamState } from './support.ts'
 
 test('round-robin shares 200 requests between two upstreams within 10 %', async (t) => {
   const a = await switchableUpstream(t)
@@ -28,14 +29,15 @@ test('least-connections sends new calls to the idle upstream while the other is 
   // Send until one call sticks on the slow upstream (the first tie may go either way).
   const pending: Array<ReturnType<typeof gw.inject>> = []
   const stuck = slow.nextRequest()
-  let landed = false
-  void stuck.then(() => { landed = true })
-  for (let i = 0; i < 5 && !landed; i++) {
+  // An object, not a let: the loop condition changes from a promise callback.
+  const seen = { landed: false }
+  void stuck.then(() => { seen.landed = true })
+  for (let i = 0; i < 5 && !seen.landed; i++) {
     const p = gw.inject('/api/users/first')
     pending.push(p)
     await Promise.race([stuck, p])
   }
-  assert.ok(landed, 'one call is in flight on the slow upstream')
+  assert.ok(seen.landed, 'one call is in flight on the slow upstream')
   assert.equal(upstreamState(gw, 'users', slow.origin).inflight, 1)
 
   const fastBefore = fast.calls
@@ -62,8 +64,14 @@ test('round-robin ignores load: half of the concurrent calls still go to the slo
 test('an upstream whose breaker is open is skipped while another is available', async (t) => {
   const bad = await switchableUpstream(t, 'fail')
   const good = await switchableUpstream(t)
-  const gw = await createGateway(t, baseConfig([{ name: 'users', prefix: '/api/users', upstreams: [bad.origin, good.origin], retries: 0,
-    loadBalancing: 'least-connections', circuitBreaker: quickBreaker({ volumeThreshold: 2, resetTimeout: '30s' }) }]))
+  const gw = await createGateway(t, baseConfig([{
+    name: 'users',
+    prefix: '/api/users',
+    upstreams: [bad.origin, good.origin],
+    retries: 0,
+    loadBalancing: 'least-connections',
+    circuitBreaker: quickBreaker({ volumeThreshold: 2, resetTimeout: '30s' })
+  }]))
   for (let i = 0; i < 6 && upstreamState(gw, 'users', bad.origin).circuit !== 'open'; i++) await gw.inject('/api/users/1')
   assert.equal(upstreamState(gw, 'users', bad.origin).circuit, 'open')
   const before = bad.calls
@@ -74,8 +82,13 @@ test('an upstream whose breaker is open is skipped while another is available', 
 test('every breaker open: 503 GW_CIRCUIT_OPEN, with the Retry-After of the first to half-open', async (t) => {
   const a = await switchableUpstream(t, 'fail')
   const b = await switchableUpstream(t, 'fail')
-  const gw = await createGateway(t, baseConfig([{ name: 'users', prefix: '/api/users', upstreams: [a.origin, b.origin], retries: 0,
-    circuitBreaker: quickBreaker({ volumeThreshold: 1, resetTimeout: '20s' }) }]))
+  const gw = await createGateway(t, baseConfig([{
+    name: 'users',
+    prefix: '/api/users',
+    upstreams: [a.origin, b.origin],
+    retries: 0,
+    circuitBreaker: quickBreaker({ volumeThreshold: 1, resetTimeout: '20s' })
+  }]))
   await gw.inject('/api/users/1')
   await gw.inject('/api/users/1')
   const res = await gw.inject('/api/users/1')
@@ -90,8 +103,12 @@ test('every upstream marked down by its health check: 503 GW_NO_HEALTHY_UPSTREAM
   const b = await switchableUpstream(t)
   a.healthStatus = 503
   b.healthStatus = 500
-  const gw = await createGateway(t, baseConfig([{ name: 'users', prefix: '/api/users', upstreams: [a.origin, b.origin],
-    healthCheck: { path: '/health', interval: '50ms', unhealthyAfter: 1, healthyAfter: 1 } }]))
+  const gw = await createGateway(t, baseConfig([{
+    name: 'users',
+    prefix: '/api/users',
+    upstreams: [a.origin, b.origin],
+    healthCheck: { path: '/health', interval: '50ms', unhealthyAfter: 1, healthyAfter: 1 }
+  }]))
   await waitFor('both upstreams marked down', () =>
     !upstreamState(gw, 'users', a.origin).up && !upstreamState(gw, 'users', b.origin).up)
   const res = await gw.inject('/api/users/1')

@@ -4,19 +4,30 @@ import pino from 'pino'
 import type { FastifyBaseLogger } from 'fastify'
 import { buildGateway } from '../../apps/gateway/app.ts'
 import { baseConfig, createGateway, resolveOrThrow } from '../helpers/gateway.ts'
-import { metricValue, quickBreaker, switchableUpstream, upstreamState, waitFor, breakerOf, healthOf } from './support.ts'
+import { metricValue } from '../helpers/metrics.ts'
+import { waitFor } from '../helpers/wait.ts'
+import { quickBreaker, switchableUpstream, upstreamState, breakerOf, healthOf } from './support.ts'
 
 test('an unchanged service keeps its open breaker (and its health) across applyServices; changed and removed upstreams are shut down', async (t) => {
   const users = await switchableUpstream(t, 'fail')
   const orders = await switchableUpstream(t)
   const catalog = await switchableUpstream(t)
-  const usersSvc = { name: 'users', prefix: '/api/users', upstreams: [users.origin], retries: 0,
+  const usersSvc = {
+    name: 'users',
+    prefix: '/api/users',
+    upstreams: [users.origin],
+    retries: 0,
     circuitBreaker: quickBreaker({ volumeThreshold: 2, resetTimeout: '30s' }),
     // Long enough that a loaded test machine never times a check out (timeout = interval).
-    healthCheck: { path: '/health', interval: '200ms', unhealthyAfter: 3, healthyAfter: 1 } }
+    healthCheck: { path: '/health', interval: '200ms', unhealthyAfter: 3, healthyAfter: 1 }
+  }
   const ordersSvc = { name: 'orders', prefix: '/api/orders', upstreams: [orders.origin], circuitBreaker: quickBreaker({ volumeThreshold: 2 }) }
-  const catalogSvc = { name: 'catalog', prefix: '/api/catalog', upstreams: [catalog.origin],
-    healthCheck: { path: '/health', interval: '200ms', unhealthyAfter: 3, healthyAfter: 1 } }
+  const catalogSvc = {
+    name: 'catalog',
+    prefix: '/api/catalog',
+    upstreams: [catalog.origin],
+    healthCheck: { path: '/health', interval: '200ms', unhealthyAfter: 3, healthyAfter: 1 }
+  }
   const gw = await createGateway(t, baseConfig([usersSvc, ordersSvc, catalogSvc]))
 
   for (let i = 0; i < 2; i++) await gw.inject('/api/users/1')
@@ -61,8 +72,12 @@ test('an unchanged service keeps its open breaker (and its health) across applyS
 
 test('gateway.close() stops every breaker and health-check timer', async (t) => {
   const up = await switchableUpstream(t)
-  const config = resolveOrThrow(baseConfig([{ name: 'users', prefix: '/api/users', upstreams: [up.origin],
-    healthCheck: { path: '/health', interval: '20ms', unhealthyAfter: 3, healthyAfter: 1 } }]))
+  const config = resolveOrThrow(baseConfig([{
+    name: 'users',
+    prefix: '/api/users',
+    upstreams: [up.origin],
+    healthCheck: { path: '/health', interval: '20ms', unhealthyAfter: 3, healthyAfter: 1 }
+  }]))
   // Built directly: this test closes it itself.
   const gateway = await buildGateway(config, { logger: pino({ level: 'silent' }) as unknown as FastifyBaseLogger })
   let closed = false

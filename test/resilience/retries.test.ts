@@ -5,7 +5,8 @@ import { request } from 'undici'
 import { closedPort } from '../helpers/upstream.ts'
 import { createRawUpstream } from '../helpers/raw-upstream.ts'
 import { baseConfig, createGateway } from '../helpers/gateway.ts'
-import { metricValue, quickBreaker, switchableUpstream, upstreamState } from './support.ts'
+import { metricValue } from '../helpers/metrics.ts'
+import { quickBreaker, switchableUpstream, upstreamState } from './support.ts'
 
 // Reads the whole request, counts it, then breaks the connection (RST, or FIN without an
 // answer): the upstream may have acted on it.
