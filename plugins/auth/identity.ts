@@ -1,4 +1,6 @@
-import type { Claims } from './verifier.ts'
+// Verified claims; each key's verifier cache hands back the same object for every hit,
+// which lets identityOf memoise what it derives from it.
+export type Claims = Record<string | symbol, unknown>
 
 // Who the caller is, as the upstream and the policy see it.
 export interface Identity {

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import fastifyJwt from '@fastify/jwt'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { TokenError } from 'fast-jwt'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'
@@ -7,12 +8,20 @@ import type { ServiceCore } from '../../lib/config-types.ts'
 import type { AuthServiceFields } from './schema.ts'
 import { bearerToken, DEFAULT_MAX_TOKEN_BYTES } from './bearer.ts'
 import { insufficientScope, invalidToken, missingToken, type FailureReason } from './challenge.ts'
-import { identityOf } from './identity.ts'
+import type { Claims, Identity } from './identity.ts'
 import { compilePolicy, ruleFor, type Rule, type ServicePolicy } from './policy.ts'
-import type { KeySource } from './key-source.ts'
-import type { Verify } from './verifier.ts'
+import type { KeySource } from './keys.ts'
+import { jwtOptions } from './jwt-options.ts'
 
 export { createKeySource, type AuthKeyOptions, type KeySource } from './key-source.ts'
+
+declare module '@fastify/jwt' {
+  interface FastifyJWT {
+    payload: Claims
+    // formatUser (jwt-options.ts) turns the verified claims into the caller's identity.
+    user: Identity
+  }
+}
 
 export interface AuthPluginOptions {
   // Verification keys (and the JWKS cache), kept for the gateway's lifetime; null
@@ -27,14 +36,17 @@ export const DEFAULT_AUTH_OPTIONS = { maxTokenBytes: DEFAULT_MAX_TOKEN_BYTES }
 
 interface Counter { inc: () => void }
 
+// @fastify/jwt's code for an expired token (it wraps fast-jwt's).
+const EXPIRED = 'FST_JWT_AUTHORIZATION_TOKEN_EXPIRED'
+
 interface CompiledPolicy extends ServicePolicy {
   failures: Record<FailureReason, Counter>
 }
 
 // JWT authentication and scope authorization (SPEC: auth.jwt, per-service auth/scopes,
 // routes[]). Runs in onRequest, before rate limits and before any body byte is read.
-// Keys (and the JWKS cache) live as long as the gateway (opts.keys); the policies
-// below are compiled once per generation.
+// Keys (and the JWKS cache) live as long as the gateway (opts.keys); the policies and
+// @fastify/jwt, which verifies the tokens, are set up once per generation.
 async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions) {
   const { keys } = opts
   const maxTokenBytes = opts.maxTokenBytes ?? DEFAULT_AUTH_OPTIONS.maxTokenBytes
@@ -55,10 +67,13 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions) {
   }
   // No service needs a token: no hook, no per-request cost at all.
   if (policies.size === 0) return
+  // request.jwtVerify and its verifiers, for this generation (jwt-options.ts).
+  if (keys !== null) await app.register(fastifyJwt, jwtOptions(keys))
 
+  // @fastify/jwt's errors (and fast-jwt's, which it passes on) as our three reasons.
   function rejected (policy: CompiledPolicy, err: unknown): Error {
-    const code = (err as TokenError).code
-    if (code === TokenError.codes.expired) {
+    const code = (err as { code?: unknown }).code
+    if (code === EXPIRED || code === TokenError.codes.expired) {
       policy.failures.expired.inc()
       return invalidToken('The bearer token has expired')
     }
@@ -71,15 +86,8 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions) {
     return invalidToken(detail)
   }
 
-  // Verify, then authorize. Returns the error to answer with, or undefined to go on.
-  function check (request: FastifyRequest, verify: Verify, token: string, rule: Rule, policy: CompiledPolicy): Error | undefined {
-    let claims
-    try {
-      claims = verify(token)
-    } catch (err) {
-      return rejected(policy, err)
-    }
-    const identity = identityOf(claims)
+  // Authorize a verified caller. Returns the error to answer with, or undefined to go on.
+  function authorize (request: FastifyRequest, identity: Identity, rule: Rule, policy: CompiledPolicy): Error | undefined {
     if (identity.badSubject) return unusable(policy, 'The token\'s sub claim cannot be used as a consumer id')
     const gw = request.gw
     gw.consumer = identity.consumer
@@ -103,6 +111,8 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions) {
     const rule = policy.routes === null ? policy.base : ruleFor(policy, request.method, request.url)
     if (rule.mode === 'none') return done()
 
+    // Read here as well as by @fastify/jwt (extractToken, the same parser): an absent
+    // token is anonymous or `missing`, and an empty or oversized one never gets decoded.
     const token = bearerToken(request.headers.authorization)
     if (token === null) {
       if (rule.mode === 'optional') return done() // anonymous: no X-Consumer-* upstream
@@ -114,17 +124,12 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions) {
     // A token needs auth.jwt; config validation prevents this, fail closed regardless.
     if (keys === null) return done(unusable(policy, 'No key is configured to verify bearer tokens'))
 
-    const lookup = keys.verifierFor(token)
-    if (lookup === null) return done(unusable(policy, 'The bearer token is invalid'))
-    if (typeof lookup === 'function') return done(check(request, lookup, token, rule, policy))
-    // Unknown JWKS kid: a bounded wait for a refresh (never longer than the JWKS wait budget).
-    lookup
-      .then(
-        (verify) => verify === null ? unusable(policy, 'The bearer token is invalid') : check(request, verify, token, rule, policy),
-        () => unusable(policy, 'The bearer token is invalid'),
-      )
-      // done exactly once, whatever happened above.
-      .then((err) => done(err), (err: Error) => done(err))
+    // Without options: @fastify/jwt's global options, so its per-key verifier (and cache)
+    // is reused; any options object would make it build a verifier for this call.
+    request.jwtVerify<Identity>().then(
+      (identity) => done(authorize(request, identity, rule, policy)),
+      (err: unknown) => done(rejected(policy, err))
+    )
   })
 }
 

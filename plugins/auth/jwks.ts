@@ -3,10 +3,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyBaseLogger } from 'fastify'
 import { Agent, request } from 'undici'
 import type { JwtConfig } from './schema.ts'
-import { createHeaderReader, type TokenHeader } from './bearer.ts'
 import { algorithmsForKey, allowedFor } from './key-algorithms.ts'
-import { createVerify, type Verify, type VerifyOptions } from './verifier.ts'
-import type { KeyLookup, KeySource } from './key-source.ts'
+import type { AsymmetricKeys } from './keys.ts'
 
 // Keys from a JWKS URL (SPEC: fetched at start, failure logged and not fatal; refreshed
 // every 10 min; an unknown kid re-fetches at most once per 30 s counted from the last
@@ -34,10 +32,9 @@ export const DEFAULT_JWKS_OPTIONS: JwksOptions = {
 
 interface JwksKey {
   kid: string | undefined
-  // Key material + allowed algorithms: an unchanged key keeps its verifier (and cache).
-  fingerprint: string
   algorithms: string[]
-  verify: Verify
+  // SPKI PEM: the string @fastify/jwt keys its verifier (and that verifier's cache) by.
+  pem: string
 }
 
 // Private members are dropped: only the public half is ever used, whatever was published.
@@ -71,7 +68,7 @@ async function readCapped (body: AsyncIterable<Buffer>, max: number): Promise<st
 }
 
 export function createJwksKeySource (url: string, jwt: JwtConfig, logger: FastifyBaseLogger,
-  opts: JwksOptions, verifyOpts: VerifyOptions): KeySource {
+  opts: JwksOptions): AsymmetricKeys {
   // Logged without query or credentials.
   const where = (() => {
     const u = new URL(url)
@@ -79,7 +76,6 @@ export function createJwksKeySource (url: string, jwt: JwtConfig, logger: Fastif
   })()
   const agent = new Agent({ connect: { timeout: opts.fetchTimeoutMs }, keepAliveTimeout: 4000, connections: 2 })
   const closing = new AbortController()
-  const readHeader = createHeaderReader()
 
   let byKid = new Map<string, JwksKey[]>()
   let all: JwksKey[] = []
@@ -90,7 +86,7 @@ export function createJwksKeySource (url: string, jwt: JwtConfig, logger: Fastif
   let inflightWait: Promise<unknown> | null = null
   let closed = false
 
-  function keyFromJwk (raw: unknown, previous: Map<string, JwksKey>): JwksKey | null {
+  function keyFromJwk (raw: unknown): JwksKey | null {
     if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return null
     const jwk = raw as Record<string, unknown>
     const key = publicKeyFromJwk(jwk)
@@ -100,11 +96,7 @@ export function createJwksKeySource (url: string, jwt: JwtConfig, logger: Fastif
     if (typeof jwk.alg === 'string') algorithms = algorithms.filter((alg) => alg === jwk.alg)
     if (algorithms.length === 0) return null
     const kid = typeof jwk.kid === 'string' ? jwk.kid : undefined
-    const pem = key.export({ type: 'spki', format: 'pem' }).toString()
-    const fingerprint = `${kid ?? ''}\u0000${algorithms.join(',')}\u0000${pem}`
-    const known = previous.get(fingerprint)
-    if (known !== undefined) return known
-    return { kid, fingerprint, algorithms, verify: createVerify(pem, algorithms, jwt, verifyOpts) }
+    return { kid, algorithms, pem: key.export({ type: 'spki', format: 'pem' }).toString() }
   }
 
   function install (text: string): number {
@@ -112,11 +104,10 @@ export function createJwksKeySource (url: string, jwt: JwtConfig, logger: Fastif
     const keys = doc !== null && typeof doc === 'object' ? (doc as { keys?: unknown }).keys : undefined
     // Not a JWK set (an HTML error page, a proxy's answer): keep what we have.
     if (!Array.isArray(keys)) throw new Error('response is not a JWK set (no "keys" array)')
-    const previous = new Map(all.map((k) => [k.fingerprint, k]))
     const nextAll: JwksKey[] = []
     const nextByKid = new Map<string, JwksKey[]>()
     for (const raw of keys.slice(0, opts.maxKeys)) {
-      const key = keyFromJwk(raw, previous)
+      const key = keyFromJwk(raw)
       if (key === null) continue
       nextAll.push(key)
       if (key.kid !== undefined) {
@@ -171,23 +162,24 @@ export function createJwksKeySource (url: string, jwt: JwtConfig, logger: Fastif
     inflightWait = Promise.race([done, sleep(opts.unknownKidWaitMs, undefined, { ref: false })])
   }
 
-  function find (header: TokenHeader): Verify | null {
-    if (header.kid !== undefined) {
-      const list = byKid.get(header.kid)
-      if (list === undefined) return null
-      if (list.length === 1) return list[0]!.verify
-      // Same kid on keys of different types: the one for the token's alg (else the
-      // first, whose verifier then refuses the alg).
-      return (list.find((k) => header.alg !== undefined && k.algorithms.includes(header.alg)) ?? list[0]!).verify
+  // Undefined: the key is not (or not unambiguously) in the set, a refresh may bring it.
+  // Null: the kid is known, and none of its keys may verify this alg.
+  function find (alg: string, kid: string | undefined): string | null | undefined {
+    if (kid !== undefined) {
+      const list = byKid.get(kid)
+      if (list === undefined) return undefined
+      // Same kid on keys of different types: the one for the token's alg.
+      for (let i = 0; i < list.length; i++) if (list[i]!.algorithms.includes(alg)) return list[i]!.pem
+      return null
     }
     // No kid: only an unambiguous match (exactly one key for this alg) is used.
     let found: JwksKey | null = null
     for (const k of all) {
-      if (header.alg === undefined || !k.algorithms.includes(header.alg)) continue
-      if (found !== null) return null
+      if (!k.algorithms.includes(alg)) continue
+      if (found !== null) return undefined
       found = k
     }
-    return found?.verify ?? null
+    return found?.pem
   }
 
   // An unknown key: join the fetch in flight, or start one when the cool-down since the
@@ -209,15 +201,12 @@ export function createJwksKeySource (url: string, jwt: JwtConfig, logger: Fastif
   timer.unref()
 
   return {
-    kind: 'jwks',
     ready,
-    verifierFor (token: string): KeyLookup {
-      const header = readHeader(token)
-      if (header === null) return null
-      const verify = find(header)
-      if (verify !== null) return verify
+    keyFor (alg, kid) {
+      const pem = find(alg, kid)
+      if (pem !== undefined) return pem
       const wait = awaitRefresh()
-      return wait === null ? null : wait.then(() => find(header))
+      return wait === null ? null : wait.then(() => find(alg, kid) ?? null)
     },
     async close () {
       closed = true
