@@ -3,14 +3,21 @@ import type { Dispatcher } from 'undici'
 
 export type CircuitState = 'closed' | 'half-open' | 'open'
 
+// One upstream attempt as its breaker runs it: the breaker's action calls run(), which
+// sends the attempt and settles once its outcome is known (rejected for a failure).
+export interface BreakerAction<T> {
+  run: () => Promise<T>
+}
+
 // What the request path asks of an upstream's breaker (plugins/breaker implements it);
 // declared here so that the upstream state needs nothing from the plugin that drives it.
 export interface UpstreamBreakerHandle {
+  // May a call go to this upstream now: closed, or half-open with its probe not yet sent.
   admits: () => boolean
-  enter: () => boolean
-  success: (probe: boolean) => void
-  failure: (probe: boolean, timeout: boolean) => void
-  abandon: (probe: boolean) => void
+  // Runs the attempt as the breaker's action, which counts how it ends; null when the
+  // breaker lets nothing through now (nothing is sent).
+  fire: <T>(action: BreakerAction<T>) => Promise<T> | null
+  // Whole seconds until an open breaker lets a probe through (at least 1).
   retryAfterSeconds: (now?: number) => number
   shutdown: () => void
 }

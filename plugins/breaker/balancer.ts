@@ -5,7 +5,7 @@ import * as E from '../errors/errors.ts'
 export const NOTHING_TRIED: readonly UpstreamState[] = Object.freeze([])
 
 // Can a call go to this upstream now: marked up, and its breaker closed or half-open
-// with a probe slot free.
+// with its probe not yet sent (UpstreamState.circuit mirrors the breaker's state).
 export function isAvailable (up: UpstreamState): boolean {
   return up.up && (up.circuit === 'closed' || (up.breaker !== null && up.breaker.admits()))
 }
@@ -38,6 +38,11 @@ export function selectUpstream (svc: ServiceRuntime, tried: readonly UpstreamSta
     if (best === null || up.inflight < best.inflight) best = up
   }
   return best ?? fallback ?? refusal(list)
+}
+
+// The refusal for a call that one upstream's breaker (or health) does not let through.
+export function refusalFor (up: UpstreamState): E.GatewayError {
+  return refusal([up])
 }
 
 function refusal (list: readonly UpstreamState[]): E.GatewayError {

@@ -4,17 +4,12 @@ import { EventEmitter } from 'node:events'
 export const DEFAULT_ROLLING_WINDOW_MS = 10_000
 export const DEFAULT_ROLLING_BUCKETS = 10
 
-// A breaker that counts into its current bucket and must re-read it after a rotation.
-export interface BucketReader {
-  refreshBucket: () => void
-}
-
 // One timer rotates the statistics window of every breaker of a gateway (opossum's
-// `rotateBucketController`), instead of one interval per breaker. After each rotation the
-// breakers re-read their current bucket, which is where the hot path counts.
+// `rotateBucketController` option: each breaker's window listens for 'rotate'), instead
+// of one interval per breaker. It runs while at least one breaker is added.
 export class BucketClock {
   readonly emitter = new EventEmitter()
-  private readonly breakers = new Set<BucketReader>()
+  private readonly breakers = new Set<object>()
   private timer: NodeJS.Timeout | null = null
   private readonly bucketMs: number
 
@@ -24,15 +19,15 @@ export class BucketClock {
     this.emitter.setMaxListeners(0)
   }
 
-  add (breaker: BucketReader) {
+  add (breaker: object) {
     this.breakers.add(breaker)
     if (this.timer === null) {
-      this.timer = setInterval(() => this.tick(), this.bucketMs)
+      this.timer = setInterval(() => this.emitter.emit('rotate'), this.bucketMs)
       this.timer.unref()
     }
   }
 
-  remove (breaker: BucketReader) {
+  remove (breaker: object) {
     this.breakers.delete(breaker)
     if (this.breakers.size === 0) this.stop()
   }
@@ -40,10 +35,5 @@ export class BucketClock {
   stop () {
     if (this.timer !== null) clearInterval(this.timer)
     this.timer = null
-  }
-
-  private tick () {
-    this.emitter.emit('rotate')
-    for (const breaker of this.breakers) breaker.refreshBucket()
   }
 }

@@ -12,6 +12,7 @@ import { UpstreamBreaker } from './upstream-breaker.ts'
 
 export { selectUpstream, isAvailable } from './balancer.ts'
 export { UpstreamBreaker } from './upstream-breaker.ts'
+export { createCallPath, UpstreamAttempt, type CallPath, type UpstreamHooks, type UpstreamOutcome } from './upstream-call.ts'
 export { HealthChecker } from './health-check.ts'
 
 const CIRCUIT_GAUGE: Record<CircuitState, 0 | 1 | 2> = { closed: 0, 'half-open': 1, open: 2 }
@@ -38,8 +39,9 @@ export interface ResilienceOptions {
 }
 
 // Not a Fastify plugin: breakers and health checks live as long as their upstream state,
-// across generations, and gate calls inside the upstream
-// dispatcher (plugins/proxy/upstream-dispatcher.ts), which reads UpstreamState.breaker/up.
+// across generations, and gate every upstream call through the call path
+// (upstream-call.ts: selection reads UpstreamState.up/circuit, the attempt runs through
+// UpstreamState.breaker), which the HTTP dispatcher and the WebSocket handshake share.
 export function createResilience (opts: ResilienceOptions): Resilience {
   const clock = new BucketClock()
   const managed = new Map<UpstreamState, Managed>()

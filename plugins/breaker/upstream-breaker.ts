@@ -1,10 +1,8 @@
 import CircuitBreaker from 'opossum'
 import type { CircuitBreakerConfig } from './schema.ts'
-import type { CircuitState } from '../../lib/service-runtime.ts'
+import type { BreakerAction, CircuitState, UpstreamBreakerHandle } from '../../lib/service-runtime.ts'
 import { DEFAULT_ROLLING_BUCKETS, DEFAULT_ROLLING_WINDOW_MS, type BucketClock } from './bucket-clock.ts'
-
-// Calls let through at once while half-open; the first answer decides.
-export const DEFAULT_HALF_OPEN_PROBES = 1
+import { UpstreamFailure } from './upstream-call.ts'
 
 export interface UpstreamBreakerOptions {
   config: CircuitBreakerConfig
@@ -13,134 +11,99 @@ export interface UpstreamBreakerOptions {
   onTransition: (to: CircuitState) => void
 }
 
-function neverFired (): never {
-  throw new Error('the upstream breaker is driven by the dispatcher, never fired')
+type Opossum = CircuitBreaker<[BreakerAction<unknown>], unknown>
+
+// opossum's action: the upstream attempt runs itself (plugins/breaker/upstream-call.ts).
+function runAttempt (attempt: BreakerAction<unknown>): Promise<unknown> {
+  return attempt.run()
 }
 
-// One opossum breaker per upstream origin, driven without `fire()`.
+// opossum's errorFilter: a filtered rejection counts as a success. Only the client
+// leaving is filtered (UpstreamAttempt.clientLeft says why); 4xx answers resolve.
+function clientLeft (err: unknown): boolean {
+  return err instanceof UpstreamFailure && err.attempt.clientLeft
+}
+
+// One opossum CircuitBreaker per upstream state, used as designed: every attempt is its
+// action, run through fire(), and opossum decides. Its state machine (open, the reset
+// timer to half-open, one probe while half-open through its pending close, the probe's
+// outcome closing or re-opening it), its rolling window (rotated by the shared
+// BucketClock), `volumeThreshold` and `errorThresholdPercentage` (open at or past the
+// volume with a failure share strictly above it). Its events keep UpstreamState.circuit,
+// the metrics and the transition logs in step (onTransition).
 //
-// `fire()` costs ~0.7 µs and ~1.3 KB of garbage per call (promises, an args array, a
-// latency sample kept for the whole window; ~1.8 µs with its own timeout timer), and the
-// upstream call is callback-based and already timed by undici. So the dispatcher asks
-// `admits()`/`enter()` before the call and reports `success`/`failure`/`abandon` after;
-// this class counts into opossum's current statistics bucket (two integer increments on
-// success) and calls opossum's own `open()`/`close()`. opossum still owns the state
-// machine: the reset timer that makes an open breaker half-open, its events, its rolling
-// window (rotated by the shared BucketClock) and `stats`/`toJSON()` for inspection.
-// The opening rule is opossum's: at least `volumeThreshold` calls in the window and a
-// failure share strictly above `errorThresholdPercentage`.
-export class UpstreamBreaker {
-  readonly opossum: CircuitBreaker
+// No `timeout`: the upstream timeout is the dispatcher's timer per attempt, which cuts
+// the call itself; its 504 reaches opossum as a failure.
+//
+// opossum keeps its window across a close, so the failures that opened it would re-open
+// it at the first error after recovery (Hystrix and resilience4j reset their counts on
+// close). A closed breaker therefore starts over as a new CircuitBreaker: closed, with an
+// empty window; the one that closed is shut down (a call still out on it counts nowhere).
+export class UpstreamBreaker implements UpstreamBreakerHandle {
+  opossum: Opossum
   readonly config: CircuitBreakerConfig
-  readonly maxProbes: number
-  // Half-open probes sent and not answered yet.
-  probing = 0
+  // When opossum last opened (its reset timer starts then), for Retry-After.
   openedAt = 0
-  private bucket: CircuitBreaker.Bucket
-  private readonly clock: BucketClock
+  private readonly opts: UpstreamBreakerOptions
 
   constructor (opts: UpstreamBreakerOptions) {
     this.config = opts.config
-    this.maxProbes = DEFAULT_HALF_OPEN_PROBES
-    this.clock = opts.clock
-    this.opossum = new CircuitBreaker(neverFired, {
-      name: opts.name,
-      // The upstream budget is undici's (reply-from `timeout`); no timer per call here.
-      timeout: false,
-      errorThresholdPercentage: opts.config.errorThresholdPercentage,
-      volumeThreshold: opts.config.volumeThreshold,
-      resetTimeout: opts.config.resetTimeoutMs,
-      rollingCountTimeout: DEFAULT_ROLLING_WINDOW_MS,
-      rollingCountBuckets: DEFAULT_ROLLING_BUCKETS,
-      rollingPercentilesEnabled: false,
-      enableSnapshots: false,
-      rotateBucketController: opts.clock.emitter,
-    })
-    this.bucket = this.opossum.status.window[0]!
-    const b = this.opossum
-    b.on('open', () => {
-      this.openedAt = Date.now()
-      opts.onTransition('open')
-    })
-    b.on('halfOpen', () => opts.onTransition('half-open'))
-    b.on('close', () => {
-      // A recovered upstream starts from a clean window: failures from before the
-      // outage must not re-open it on the first error after recovery.
-      for (const bucket of b.status.window) {
-        bucket.fires = bucket.failures = bucket.successes = bucket.timeouts = bucket.rejects = 0
-      }
-      opts.onTransition('closed')
-    })
+    this.opts = opts
+    this.opossum = this.create()
     opts.clock.add(this)
   }
 
-  // Called by the clock right after opossum rotated its window.
-  refreshBucket () {
-    this.bucket = this.opossum.status.window[0]!
-  }
-
-  // May a call go to this upstream now (closed, or half-open with a probe slot free)?
   admits (): boolean {
     const b = this.opossum
-    return b.closed || (b.halfOpen && this.probing < this.maxProbes)
+    return b.closed || b.pendingClose
   }
 
-  // Called for the call admitted; true when it is a half-open probe (pass it back below).
-  enter (): boolean {
-    if (!this.opossum.halfOpen) return false
-    this.probing++
-    return true
-  }
-
-  success (probe: boolean) {
-    const bucket = this.bucket
-    bucket.fires++
-    bucket.successes++
-    if (probe) {
-      this.probing--
-      if (this.opossum.halfOpen) this.opossum.close()
-    }
-  }
-
-  failure (probe: boolean, timeout: boolean) {
-    const bucket = this.bucket
-    bucket.fires++
-    bucket.failures++
-    if (timeout) bucket.timeouts++
+  // opossum's own refusal is a rejected promise with no attempt to answer; asking its
+  // state first (the same test fire() makes) keeps a refusal synchronous and uncounted.
+  fire<T> (action: BreakerAction<T>): Promise<T> | null {
     const b = this.opossum
-    if (probe) {
-      this.probing--
-      if (b.halfOpen) b.open()
-      return
-    }
-    if (b.closed && this.overThreshold()) b.open()
+    if (b.closed || b.pendingClose) return b.fire(action) as Promise<T>
+    // Released (no service uses this upstream any more) while an older generation still
+    // sends it its last calls: nothing left to count into.
+    if (b.isShutdown) return action.run()
+    return null
   }
 
-  // The client left before the upstream answered: neither a success nor a failure,
-  // but a probe slot must come back.
-  abandon (probe: boolean) {
-    if (probe) this.probing--
-  }
-
-  // Whole seconds until the breaker lets a probe through (at least 1).
   retryAfterSeconds (now = Date.now()): number {
     const ms = this.openedAt + this.config.resetTimeoutMs - now
     return ms > 1000 ? Math.ceil(ms / 1000) : 1
   }
 
   shutdown () {
-    this.clock.remove(this)
+    this.opts.clock.remove(this)
     this.opossum.shutdown()
   }
 
-  private overThreshold (): boolean {
-    let fires = 0
-    let failures = 0
-    for (const bucket of this.opossum.status.window) {
-      fires += bucket.fires
-      failures += bucket.failures
-    }
-    return fires >= this.config.volumeThreshold &&
-      failures * 100 > fires * this.config.errorThresholdPercentage
+  private create (): Opossum {
+    const { config, clock, name, onTransition } = this.opts
+    const b: Opossum = new CircuitBreaker(runAttempt, {
+      name,
+      timeout: false,
+      errorThresholdPercentage: config.errorThresholdPercentage,
+      volumeThreshold: config.volumeThreshold,
+      resetTimeout: config.resetTimeoutMs,
+      rollingCountTimeout: DEFAULT_ROLLING_WINDOW_MS,
+      rollingCountBuckets: DEFAULT_ROLLING_BUCKETS,
+      rollingPercentilesEnabled: false,
+      enableSnapshots: false,
+      rotateBucketController: clock.emitter,
+      errorFilter: clientLeft,
+    })
+    b.on('open', () => {
+      this.openedAt = Date.now()
+      onTransition('open')
+    })
+    b.on('halfOpen', () => onTransition('half-open'))
+    b.on('close', () => {
+      this.opossum = this.create()
+      b.shutdown()
+      onTransition('closed')
+    })
+    return b
   }
 }

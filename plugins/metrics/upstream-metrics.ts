@@ -1,5 +1,5 @@
 import type { ServiceRuntime, UpstreamState } from '../../lib/service-runtime.ts'
-import type { UpstreamHooks, UpstreamOutcome } from '../proxy/upstream-dispatcher.ts'
+import type { UpstreamHooks, UpstreamOutcome } from '../breaker/upstream-call.ts'
 import type { GatewayMetrics } from './gateway-metrics.ts'
 
 interface Inc { inc: (value?: number) => void }

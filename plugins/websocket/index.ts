@@ -3,13 +3,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http'
 import type { GatewayMetrics } from '../metrics/gateway-metrics.ts'
 import type { ServiceRuntime, UpstreamState } from '../../lib/service-runtime.ts'
-import { NOTHING_TRIED, selectUpstream } from '../breaker/balancer.ts'
+import { NOTHING_TRIED } from '../breaker/balancer.ts'
+import { createCallPath, type UpstreamHooks } from '../breaker/upstream-call.ts'
 import { buildUpstreamHeaders, type ForwardOptions } from '../proxy/forward-headers.ts'
 import { buildClientHeaders } from '../proxy/response-headers.ts'
 import { upstreamTarget } from '../proxy/upstream-path.ts'
-import { classify, toClientError } from '../proxy/upstream-errors.ts'
-import type { UpstreamHooks, UpstreamOutcome } from '../proxy/upstream-dispatcher.ts'
-import { upstreamHandshake } from './handshake.ts'
+import { toClientError } from '../proxy/upstream-errors.ts'
+import { HandshakeAttempt } from './handshake-attempt.ts'
 import { Tunnel, type Tunnels } from './tunnel.ts'
 import { isWebSocketUpgrade, kUpgrade, type PendingUpgrade, type UpgradeRequest } from './upgrade-request.ts'
 
@@ -19,11 +19,12 @@ export { acceptsWebSocket, upgradeResponse } from './upgrade-request.ts'
 // WebSocket proxying for a `websocket: true` service. Registered in the service's own
 // scope (plugins/proxy), so its onRequest hook runs after every gateway-wide one: an
 // upgrade has passed ip access, auth and the rate limit (and counts once against it)
-// before the upstream is contacted. Then: pick an upstream (load balancing, health,
-// breaker, as for any call), send it the handshake with the forwarding headers, and
-// answer the client with the upstream's 101 (its subprotocol and extensions) or relay
-// its refusal. The 101 ends the HTTP exchange (access log and metrics see status 101);
-// the tunnel lives on, counted by gatehouse_websocket_connections{service}.
+// before the upstream is contacted. Then the handshake, with the forwarding headers,
+// goes down the same upstream-call path as any call (handshake-attempt.ts: load
+// balancing, health, breaker, timing, metrics), and the client gets the upstream's 101
+// (its subprotocol and extensions) or its refusal relayed. The 101 ends the HTTP
+// exchange (access log and metrics see status 101); the tunnel lives on, counted by
+// gatehouse_websocket_connections{service}.
 
 // What the gateway gives every websocket service (plugins/proxy adds svc and forward).
 export interface WebSocketOptions {
@@ -44,16 +45,11 @@ const BANNERS = ['server', 'x-powered-by']
 
 async function websocketPlugin (scope: FastifyInstance, opts: WebSocketPluginOptions) {
   const { svc, forward, tunnels } = opts
-  const select = opts.upstreamHooks.find((h) => h.select)?.select ?? selectUpstream
-  const observers = opts.upstreamHooks.filter((h) => h.onOutcome).map((h) => h.onOutcome!)
+  const callPath = createCallPath(opts.upstreamHooks)
   const gauge = opts.connections.labels({ service: svc.name })
   gauge.inc(0)
   const { connectMs, upstreamMs } = opts.timeouts
   const { prefix, rewritePrefix, upstreamTls } = svc.config
-
-  function report (up: UpstreamState, outcome: UpstreamOutcome) {
-    for (let i = 0; i < observers.length; i++) observers[i]!(svc, up, outcome)
-  }
 
   // The client's upgrade request as the upstream gets it: hop-by-hop headers dropped
   // (those the client's Connection names too), the gateway's forwarding and identity
@@ -78,49 +74,32 @@ async function websocketPlugin (scope: FastifyInstance, opts: WebSocketPluginOpt
   async function open (request: FastifyRequest, reply: FastifyReply, pending: PendingUpgrade): Promise<void> {
     // The same target as a plain request's: SPEC's path rules hold for upgrades too.
     const path = upstreamTarget(request.url, prefix, rewritePrefix)
-    const up = select(svc, NOTHING_TRIED)
+    const up = callPath.select(svc, NOTHING_TRIED)
     if (up instanceof Error) throw up
-    const breaker = up.breaker
-    const probe = breaker !== null && up.circuit === 'half-open' && breaker.enter()
-    const gw = request.gw
-    gw.upstream = up.origin
-    const controller = new AbortController()
-    const clientGone = () => controller.abort()
+    const attempt = new HandshakeAttempt(callPath, svc, request.gw, up, {
+      path,
+      headers: handshakeHeaders(request, up),
+      tls: upstreamTls,
+      connectMs,
+      timeoutMs: svc.timeoutMs,
+    })
+    const clientGone = () => attempt.abort()
     pending.socket.once('close', clientGone)
-    const start = performance.now()
-    gw.upstreamStartMs = start
-    let result
     try {
-      result = await upstreamHandshake({
-        origin: up.origin,
-        path,
-        headers: handshakeHeaders(request, up),
-        tls: upstreamTls,
-        connectMs,
-        timeoutMs: svc.timeoutMs,
-        signal: controller.signal,
-      })
-    } catch (err) {
-      const durationMs = gw.upstreamMs = performance.now() - start
-      const kind = classify(err)
-      if (kind === 'aborted') {
-        if (breaker !== null) breaker.abandon(probe)
-        return
-      }
-      if (breaker !== null) breaker.failure(probe, kind === 'timeout')
-      report(up, { statusCode: null, kind, durationMs })
-      request.log.warn({ err, upstream: up.origin }, 'websocket handshake with the upstream failed')
-      throw toClientError(kind)
+      const refused = attempt.start()
+      if (refused !== null) throw refused
+      await attempt.ended
     } finally {
       pending.socket.off('close', clientGone)
     }
-    const durationMs = gw.upstreamMs = performance.now() - start
-    const status = result.res.statusCode ?? 0
-    if (breaker !== null) {
-      if (status >= 500) breaker.failure(probe, false)
-      else breaker.success(probe)
+    const err = attempt.error
+    if (err !== null) {
+      if (attempt.kind === 'aborted') return
+      request.log.warn({ err, upstream: up.origin }, 'websocket handshake with the upstream failed')
+      throw toClientError(attempt.kind!)
     }
-    report(up, { statusCode: status, kind: null, durationMs })
+    const result = attempt.result!
+    const status = attempt.statusCode!
 
     if (!result.upgraded) {
       // The upstream refused the upgrade: the client gets its answer, as for any call.

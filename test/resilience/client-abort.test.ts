@@ -8,7 +8,7 @@ import { request } from 'undici'
 import { createUpstream, echo } from '../helpers/upstream.ts'
 import { claims, createAuthGateway, ISSUER, AUDIENCE, jwkOf, rsaKeyPair, signWith } from '../auth/fixtures.ts'
 import { baseConfig, createGateway } from '../helpers/gateway.ts'
-import { quickBreaker, switchableUpstream, upstreamState, breakerOf } from './support.ts'
+import { metricValue, quickBreaker, switchableUpstream, upstreamState, breakerOf } from './support.ts'
 
 function connections (server: http.Server): Promise<number> {
   return new Promise((resolve, reject) => server.getConnections((err, n) => err ? reject(err) : resolve(n)))
@@ -30,8 +30,10 @@ test('a client abort before the upstream answers aborts the upstream call: no op
   assert.equal(await connections(up.server), 0, 'the gateway closed its upstream socket')
   assert.equal(upstreamState(gw, 'slow', up.origin).inflight, 0)
   assert.equal(up.calls, 1, 'an abort is not retried')
+  // opossum has no neutral outcome: its errorFilter makes the abort a success.
   const stats = breakerOf(upstreamState(gw, 'slow', up.origin)).opossum.stats
-  assert.equal(stats.failures + stats.successes, 0, 'an abort is neither a breaker failure nor a success')
+  assert.equal(stats.failures, 0, 'an abort is never a breaker failure')
+  assert.equal(stats.successes, 1)
 })
 
 test('a client abort mid-body releases the upstream socket and the inflight count', async (t) => {
@@ -43,8 +45,12 @@ test('a client abort mid-body releases the upstream socket and the inflight coun
     res.write('x'.repeat(1024)) // ...and never ends
   })
   // Only least-connections balancing counts calls in flight.
-  const gw = await createGateway(t, baseConfig([{ name: 'stream', prefix: '/api/stream', upstreams: [up.origin],
-    loadBalancing: 'least-connections' }]), { listen: true })
+  const gw = await createGateway(t, baseConfig([{
+    name: 'stream',
+    prefix: '/api/stream',
+    upstreams: [up.origin],
+    loadBalancing: 'least-connections'
+  }]), { listen: true })
   const controller = new AbortController()
   const res = await request(`${gw.url}/api/stream/1`, { signal: controller.signal })
   assert.equal(res.statusCode, 200)
@@ -59,12 +65,18 @@ test('a client abort mid-body releases the upstream socket and the inflight coun
   assert.equal(state.inflight, 0)
 })
 
-test('a half-open probe the client aborts gives its probe slot back: the next request probes', async (t) => {
+test('a half-open probe the client aborts is not held against the upstream: opossum counts it a success, the breaker closes and the next request reaches the upstream', async (t) => {
   const up = await switchableUpstream(t, 'fail')
-  const gw = await createGateway(t, baseConfig([{ name: 'users', prefix: '/api/users', upstreams: [up.origin], retries: 0,
-    circuitBreaker: quickBreaker({ volumeThreshold: 2, resetTimeout: '200ms' }) }]), { listen: true })
+  const gw = await createGateway(t, baseConfig([{
+    name: 'users',
+    prefix: '/api/users',
+    upstreams: [up.origin],
+    retries: 0,
+    circuitBreaker: quickBreaker({ volumeThreshold: 2, resetTimeout: '200ms' })
+  }]), { listen: true })
   const state = upstreamState(gw, 'users', up.origin)
-  const halfOpen = once(breakerOf(state).opossum, 'halfOpen')
+  const breaker = breakerOf(state).opossum
+  const halfOpen = once(breaker, 'halfOpen')
   for (let i = 0; i < 2; i++) await (await request(`${gw.url}/api/users/1`)).body.dump()
   assert.equal(state.circuit, 'open')
   await halfOpen
@@ -73,19 +85,25 @@ test('a half-open probe the client aborts gives its probe slot back: the next re
   const controller = new AbortController()
   const probe = request(`${gw.url}/api/users/probe`, { signal: controller.signal })
   const upstreamReq = await up.nextRequest()
-  assert.equal(breakerOf(state).probing, 1)
+  assert.equal(breaker.pendingClose, false, 'the probe is out: opossum lets no second call through')
+  const second = await request(`${gw.url}/api/users/2`)
+  assert.equal(second.statusCode, 503, 'one probe at a time')
+  await second.body.dump()
+
+  const closedBreaker = once(breaker, 'close')
   const closed = once(upstreamReq.socket, 'close')
   controller.abort()
   await assert.rejects(probe)
-  await closed
-  assert.equal(breakerOf(state).probing, 0, 'no leaked probe slot')
-  assert.equal(state.circuit, 'half-open', 'an abort decides nothing')
+  await Promise.all([closed, closedBreaker])
+  assert.equal(state.circuit, 'closed')
+  assert.equal(await metricValue(gw, 'gatehouse_upstream_errors_total', { service: 'users', upstream: up.origin, kind: 'reset' }), 0,
+    'the abort is no upstream error')
 
   up.behaviour = 'ok'
-  const next = await request(`${gw.url}/api/users/2`)
+  const next = await request(`${gw.url}/api/users/3`)
   assert.equal(next.statusCode, 200)
   await next.body.dump()
-  assert.equal(state.circuit, 'closed')
+  assert.equal(up.calls, 4, 'two failures, the aborted probe and the request after it')
 })
 
 test('a client that leaves while a policy still holds its request (a JWKS refresh) is never forwarded upstream', async (t) => {

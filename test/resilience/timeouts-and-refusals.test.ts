@@ -11,8 +11,13 @@ import { metricValue, quickBreaker, switchableUpstream, upstreamState, breakerOf
 test('an upstream hanging past circuitBreaker.timeout answers 504, the upstream sees its connection closed, and the breaker counts it', async (t) => {
   const up = await switchableUpstream(t, 'hang')
   // The gateway ceiling is long; the breaker's shorter timeout is the one that applies.
-  const gw = await createGateway(t, baseConfig([{ name: 'slow', prefix: '/api/slow', upstreams: [up.origin], retries: 1,
-    circuitBreaker: quickBreaker({ timeout: '300ms', volumeThreshold: 2, resetTimeout: '30s' }) }],
+  const gw = await createGateway(t, baseConfig([{
+    name: 'slow',
+    prefix: '/api/slow',
+    upstreams: [up.origin],
+    retries: 1,
+    circuitBreaker: quickBreaker({ timeout: '300ms', volumeThreshold: 2, resetTimeout: '30s' })
+  }],
   { server: { timeouts: { upstream: '30s' } } }))
 
   const started = performance.now()
@@ -27,8 +32,10 @@ test('an upstream hanging past circuitBreaker.timeout answers 504, the upstream 
   assert.equal(up.calls, 1, 'a timeout is never retried: the upstream had the request')
 
   const state = upstreamState(gw, 'slow', up.origin)
-  assert.equal(breakerOf(state).opossum.stats.timeouts, 1)
+  // The gateway's own timer cut the call (opossum runs without a timeout of its own): a
+  // failure to the breaker, a timeout to the metrics.
   assert.equal(breakerOf(state).opossum.stats.failures, 1)
+  assert.equal(await metricValue(gw, 'gatehouse_upstream_errors_total', { service: 'slow', upstream: up.origin, kind: 'timeout' }), 1)
   assert.equal((await gw.inject('/api/slow/2')).statusCode, 504)
   assert.equal(state.circuit, 'open', 'two timeouts reach volumeThreshold 2 and open it')
   assert.equal((await gw.inject('/api/slow/3')).json().code, 'GW_CIRCUIT_OPEN')
@@ -37,8 +44,13 @@ test('an upstream hanging past circuitBreaker.timeout answers 504, the upstream 
 
 test('a refused connection answers 502 GW_BAD_GATEWAY and counts as a breaker failure', async (t) => {
   const origin = `http://127.0.0.1:${await closedPort()}`
-  const gw = await createGateway(t, baseConfig([{ name: 'gone', prefix: '/api/gone', upstreams: [origin], retries: 0,
-    circuitBreaker: quickBreaker({ volumeThreshold: 3, resetTimeout: '30s' }) }]))
+  const gw = await createGateway(t, baseConfig([{
+    name: 'gone',
+    prefix: '/api/gone',
+    upstreams: [origin],
+    retries: 0,
+    circuitBreaker: quickBreaker({ volumeThreshold: 3, resetTimeout: '30s' })
+  }]))
   for (let i = 0; i < 3; i++) {
     const res = await gw.inject('/api/gone/1')
     assert.equal(res.statusCode, 502)
@@ -53,8 +65,13 @@ test('a refused connection answers 502 GW_BAD_GATEWAY and counts as a breaker fa
 
 test('with a single upstream, a retry of a refused GET goes back to it and the client gets the original 502', async (t) => {
   const origin = `http://127.0.0.1:${await closedPort()}`
-  const gw = await createGateway(t, baseConfig([{ name: 'gone', prefix: '/api/gone', upstreams: [origin], retries: 1,
-    circuitBreaker: quickBreaker({ volumeThreshold: 1, resetTimeout: '30s' }) }]))
+  const gw = await createGateway(t, baseConfig([{
+    name: 'gone',
+    prefix: '/api/gone',
+    upstreams: [origin],
+    retries: 1,
+    circuitBreaker: quickBreaker({ volumeThreshold: 1, resetTimeout: '30s' })
+  }]))
   // The first attempt opens the breaker (volume 1); the retry finds no upstream and the
   // client sees what really happened, not a 503 made by its own retry.
   const res = await gw.inject('/api/gone/1')
@@ -70,8 +87,13 @@ const SLACK_MS = 150
 // A gateway whose upstream budget is `ms`, set by the breaker or by the gateway ceiling.
 async function gatewayWithBudget (t: TestContext, origin: string, by: 'circuitBreaker.timeout' | 'timeouts.upstream', ms: number,
   timeouts: Record<string, string> = {}) {
-  const svc = { name: 'slow', prefix: '/api/slow', upstreams: [origin], retries: 1,
-    circuitBreaker: by === 'circuitBreaker.timeout' ? quickBreaker({ timeout: `${ms}ms`, volumeThreshold: 100 }) : false }
+  const svc = {
+    name: 'slow',
+    prefix: '/api/slow',
+    upstreams: [origin],
+    retries: 1,
+    circuitBreaker: by === 'circuitBreaker.timeout' ? quickBreaker({ timeout: `${ms}ms`, volumeThreshold: 100 }) : false
+  }
   const upstream = by === 'timeouts.upstream' ? `${ms}ms` : '30s'
   return createGateway(t, baseConfig([svc], { server: { timeouts: { upstream, ...timeouts } } }), { listen: true })
 }
