@@ -8,7 +8,8 @@ import { request } from 'undici'
 import { createUpstream, echo } from '../helpers/upstream.ts'
 import { claims, createAuthGateway, ISSUER, AUDIENCE, jwkOf, rsaKeyPair, signWith } from '../auth/fixtures.ts'
 import { baseConfig, createGateway } from '../helpers/gateway.ts'
-import { metricValue, quickBreaker, switchableUpstream, upstreamState, breakerOf } from './support.ts'
+import { metricValue } from '../helpers/metrics.ts'
+import { quickBreaker, switchableUpstream, upstreamState, breakerOf } from './support.ts'
 
 function connections (server: http.Server): Promise<number> {
   return new Promise((resolve, reject) => server.getConnections((err, n) => err ? reject(err) : resolve(n)))

@@ -6,11 +6,6 @@ import type { UpstreamState } from '../../lib/service-runtime.ts'
 import type { UpstreamBreaker } from '../../plugins/breaker/upstream-breaker.ts'
 import type { HealthChecker } from '../../plugins/breaker/health-check.ts'
 
-// Only for client-abort and timeouts-and-refusals, which were being edited when the
-// helpers moved: every other test imports these from test/helpers/ directly.
-export { waitFor } from '../helpers/wait.ts'
-export { metricValue } from '../helpers/metrics.ts'
-
 export type Behaviour = 'ok' | 'fail' | 'not-found' | 'hang' | 'reset'
 
 export interface SwitchableUpstream extends Upstream {

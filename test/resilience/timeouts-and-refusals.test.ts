@@ -6,7 +6,8 @@ import type { TestContext } from 'node:test'
 import { request } from 'undici'
 import { closedPort, createUpstream } from '../helpers/upstream.ts'
 import { baseConfig, createGateway } from '../helpers/gateway.ts'
-import { metricValue, quickBreaker, switchableUpstream, upstreamState, breakerOf } from './support.ts'
+import { metricValue } from '../helpers/metrics.ts'
+import { quickBreaker, switchableUpstream, upstreamState, breakerOf } from './support.ts'
 
 test('an upstream hanging past circuitBreaker.timeout answers 504, the upstream sees its connection closed, and the breaker counts it', async (t) => {
   const up = await switchableUpstream(t, 'hang')

@@ -44,8 +44,10 @@ export interface WsUpstreamOptions {
 
 function frame (opcode: number, payload: Buffer): Buffer {
   const len = payload.length
-  const head = len < 126 ? Buffer.from([0x80 | opcode, len])
-    : len < 65536 ? Buffer.from([0x80 | opcode, 126, len >> 8, len & 0xff])
+  const head = len < 126
+    ? Buffer.from([0x80 | opcode, len])
+    : len < 65536
+      ? Buffer.from([0x80 | opcode, 126, len >> 8, len & 0xff])
       : (() => { const b = Buffer.alloc(10); b[0] = 0x80 | opcode; b[1] = 127; b.writeBigUInt64BE(BigInt(len), 2); return b })()
   return Buffer.concat([head, payload])
 }
@@ -95,8 +97,7 @@ function accept (socket: Duplex, req: IncomingMessage, head: Buffer, opts: WsUps
       const opcode = buf[0]! & 0x0f
       let len = buf[1]! & 0x7f
       let off = 2
-      if (len === 126) { if (buf.length < 4) return; len = buf.readUInt16BE(2); off = 4 }
-      else if (len === 127) { if (buf.length < 10) return; len = Number(buf.readBigUInt64BE(2)); off = 10 }
+      if (len === 126) { if (buf.length < 4) return; len = buf.readUInt16BE(2); off = 4 } else if (len === 127) { if (buf.length < 10) return; len = Number(buf.readBigUInt64BE(2)); off = 10 }
       const masked = (buf[1]! & 0x80) !== 0
       if (!masked) throw new Error('client frame not masked')
       if (buf.length < off + 4 + len) return
