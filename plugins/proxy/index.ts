@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
-import replyFrom from '@fastify/reply-from'
+import httpProxy, { type FastifyHttpProxyOptions } from '@fastify/http-proxy'
+import type { Dispatcher } from 'undici'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { ServiceRuntime } from '../../lib/service-runtime.ts'
@@ -30,14 +31,12 @@ const METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS']
 
 async function proxyPlugin (app: FastifyInstance, opts: ProxyPluginOptions) {
   const forward: ForwardOptions = { forwardAuthorization: opts.forwardAuthorization, isTrustedPeer: opts.isTrustedPeer }
+  // reply-from calls request() on it; only its callback form is ever used (see
+  // upstream-dispatcher.ts), which is what this one-place type widening says.
+  const undici = opts.dispatcher as unknown as { request: Dispatcher['request'] }
 
   for (const svc of opts.services) {
     const { prefix, rewritePrefix } = svc.config
-    // reply-from's own mapping of a request onto its `base` is not used: its check (and
-    // http-proxy's) decodes the path and refuses any `..` in it, `/..%2f` inside one
-    // segment included, which SPEC forwards as it came. The upstream target is ours
-    // (upstream-path.ts, from the path normalize-path.ts already checked), set on the
-    // call by the dispatcher; reply-from gets one constant source, which it always accepts.
     const replyOptions = {
       // No `timeout`: reply-from would make it undici's (coarse) headers timeout and a body
       // stall limit too. The dispatcher times the call until response headers.
@@ -45,7 +44,10 @@ async function proxyPlugin (app: FastifyInstance, opts: ProxyPluginOptions) {
       // the upstream answered. Retries before the request was sent live in the dispatcher.
       retryDelay: () => null,
       // reply-from's copy of the headers is not used: they are built from the client's
-      // (forward-headers.ts), and Host is the dispatcher's, for the upstream it picks.
+      // (forward-headers.ts), and Host is the dispatcher's, for the upstream it picks. The
+      // upstream target rides along (upstream-path.ts): http-proxy maps the bare prefix
+      // with a query (`/api/users?x=1`) onto the client's whole path; the dispatcher sends
+      // ours, built from the path normalize-path.ts checked and http-proxy accepted.
       rewriteRequestHeaders (request: FastifyRequest) {
         const out = buildUpstreamHeaders(request, svc, forward) as Record<string | symbol, unknown>
         out[kProxyCall] = { request, svc, path: upstreamTarget(request.url, prefix, rewritePrefix) } satisfies ProxyCall
@@ -65,31 +67,33 @@ async function proxyPlugin (app: FastifyInstance, opts: ProxyPluginOptions) {
         sendProblem(reply.request, reply, toClientError(kind))
       },
     }
-    function forwardRequest (_request: FastifyRequest, reply: FastifyReply) {
-      return reply.from('/', replyOptions as never)
-    }
 
-    // One encapsulated scope per service: its routes carry the service in their config.
+    // One encapsulated @fastify/http-proxy per service: its routes carry the service in
+    // their config.
     await app.register(async function serviceScope (scope) {
-      // Bodies stream upstream as they came, whatever their type: never parsed, never
-      // re-encoded (Fastify would decode text/plain as UTF-8, and reply-from re-send it
-      // without its charset: a Latin-1 body would arrive mangled).
-      scope.removeAllContentTypeParsers()
-      scope.addContentTypeParser('*', function passThrough (_request, payload, done) {
+      // Bodies stream upstream as they came: http-proxy passes JSON and unknown types
+      // through, but Fastify would parse text/plain into a UTF-8 string, which reply-from
+      // then re-sends without its charset (a Latin-1 body would arrive mangled).
+      scope.addContentTypeParser('text/plain', function passThrough (_request, payload, done) {
         done(null, payload)
       })
       // Its onRequest hook comes after every gateway-wide one (ip access, auth, rate limit).
       if (svc.config.websocket && opts.websocket !== undefined) await scope.register(websocketPlugin, { ...opts.websocket, svc, forward })
-      await scope.register(replyFrom, {
-        base: svc.config.upstreams[0]!,
-        undici: opts.dispatcher as never,
+      const proxyOptions: FastifyHttpProxyOptions = {
+        upstream: svc.config.upstreams[0]!,
+        // The catch-all "/" is the root scope's own prefix: what no longer prefix matches.
+        prefix: prefix === '/' ? '' : prefix,
+        rewritePrefix,
+        httpMethods: METHODS,
+        config: { service: svc },
+        internalRewriteLocationHeader: false,
         disableRequestLogging: true,
-      })
-      // The bare prefix and everything under it; the router's longest match picks the
-      // service, so the catch-all prefix "/" gets only what no other prefix matches.
-      const config = { service: svc }
-      scope.route({ method: METHODS, url: prefix, config, handler: forwardRequest })
-      scope.route({ method: METHODS, url: prefix === '/' ? '/*' : prefix + '/*', config, handler: forwardRequest })
+        undici,
+        // Its hook types allow an HTTP/2 server's raw request; ours run on the default
+        // (Node's HTTP/2 compat layer hands the same request shape).
+        replyOptions: replyOptions as FastifyHttpProxyOptions['replyOptions'],
+      }
+      await scope.register(httpProxy, proxyOptions)
     })
   }
 }

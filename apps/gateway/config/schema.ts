@@ -8,20 +8,14 @@ import { CorsSchema } from '../../../plugins/cors/schema.ts'
 import { CacheSchema } from '../../../plugins/cache/schema.ts'
 import { CompressionSchema } from '../../../plugins/compression/schema.ts'
 import { TLS_MIN_VERSIONS } from '../tls/protocol-policy.ts'
+import { ProxyServiceProps, RouteCoreProps } from '../../../plugins/proxy/schema.ts'
+import { WebSocketServiceProps } from '../../../plugins/websocket/schema.ts'
 
 // The raw YAML, key for key as in SPEC.md "Configuration". Every object is closed
 // (additionalProperties: false): a typo such as `rateLimt` must fail, not silently
 // drop a limit. Syntax (patterns, ranges) lives here; rules that need several keys
 // or the file system live in resolve.ts. `errorMessage` replaces TypeBox's generic
 // text for that node (see validate.ts).
-
-export const DEFAULT_SERVICE = {
-  rewritePrefix: '',
-  retries: 1,
-  websocket: false
-} as const
-
-export const DEFAULT_UPSTREAM_TLS = { rejectUnauthorized: true } as const
 
 export { HTTP_METHODS }
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
@@ -30,39 +24,32 @@ export const TRUST_PROXY_HINT = 'trustProxy takes a list of CIDRs of your own pr
 
 // ---- building blocks ---------------------------------------------------------------
 
-const Upstream = Type.String({ pattern: '^[Hh][Tt][Tt][Pp][Ss]?://', errorMessage: 'must be an http(s) URL' })
-
 // ---- services ----------------------------------------------------------------------
 
 export const RouteSchema = Strict({
-  path: NonEmpty,
-  methods: Type.Optional(Type.Array(NonEmpty, { minItems: 1, errorMessage: 'must be a non-empty list of HTTP methods' })),
+  ...RouteCoreProps,
   ...ServiceAuthSchema,
   rateLimit: Type.Optional(RateLimitOrOffSchema)
 })
 
-export const UpstreamTlsSchema = Strict({
-  ca: Type.Optional(NonEmpty),
-  rejectUnauthorized: Type.Optional(Type.Boolean())
-})
-
+// Keys in SPEC's order (unknown-key hints list them so).
 export const ServiceSchema = Strict({
   name: Type.String({ pattern: '^[a-z0-9-]+$', errorMessage: 'must match [a-z0-9-]+ (lower-case letters, digits, -)' }),
-  prefix: NonEmpty,
-  upstreams: Type.Array(Upstream, { minItems: 1, errorMessage: 'must be a non-empty list of http(s) URLs' }),
-  rewritePrefix: Type.Optional(Type.String()),
+  prefix: ProxyServiceProps.prefix,
+  upstreams: ProxyServiceProps.upstreams,
+  rewritePrefix: ProxyServiceProps.rewritePrefix,
   ...ServiceAuthSchema,
   rateLimit: Type.Optional(RateLimitOrOffSchema),
   circuitBreaker: Type.Optional(CircuitBreakerSchema),
   loadBalancing: Type.Optional(LoadBalancingSchema),
   healthCheck: Type.Optional(HealthCheckSchema),
-  retries: Type.Optional(Type.Integer({ minimum: 0, maximum: 5, errorMessage: 'must be an integer from 0 to 5' })),
-  websocket: Type.Optional(Type.Boolean()),
+  retries: ProxyServiceProps.retries,
+  ...WebSocketServiceProps,
   routes: Type.Optional(Type.Array(RouteSchema)),
-  upstreamTls: Type.Optional(UpstreamTlsSchema),
+  upstreamTls: ProxyServiceProps.upstreamTls,
   ipAccess: Type.Optional(IpAccessSchema),
   cors: Type.Optional(CorsSchema),
-  cache: Type.Optional(CacheSchema)
+  cache: Type.Optional(CacheSchema),
 })
 
 // ---- top level ---------------------------------------------------------------------

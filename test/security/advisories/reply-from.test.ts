@@ -28,14 +28,13 @@ test('GHSA-2q7r-29rg-6m5h (reply-from): %2E%2E in the path cannot escape the ups
     assert.equal(res.status, status, target)
   }
   assert.equal(up.requests.length, 0, 'nothing reached the upstream')
-  // `%2F` / `%5C` are data inside one segment (SPEC): such a segment is no dot segment,
-  // it stays under the base path, forwarded as it came (its `%2E` sent as the dot it is).
-  for (const [target, forwarded] of [['/api/users/..%2Finternal', '/users/..%2Finternal'],
-    ['/api/users/%2E%2E%2Finternal', '/users/..%2Finternal'], ['/api/users/%2E%2E%5Cinternal', '/users/..%5Cinternal']]) {
+  // `%2F` / `%5C` inside a segment that then decodes to `..`: refused by the guards of
+  // http-proxy and reply-from (an upstream decoding %2F first would leave /users).
+  for (const target of ['/api/users/..%2Finternal', '/api/users/%2E%2E%2Finternal', '/api/users/%2E%2E%5Cinternal']) {
     const res = await get(gw.url!, target)
-    assert.equal(res.status, 200, target)
-    assert.equal(up.requests.at(-1)!.url, forwarded, target)
+    assert.equal(res.status, 400, target)
   }
+  assert.equal(up.requests.length, 0, 'nothing reached the upstream')
   assertUnder(up, '/users')
   await expectHealthy(gw, '/api/users/7')
   assert.equal(up.requests.at(-1)!.url, '/users/7')
