@@ -148,20 +148,30 @@ async function main (): Promise<number> {
   say(`load ${opts.durationMs / 1000} s at ${opts.rate} req/s, ${opts.concurrency} workers, with faults`)
   const load = new LoadGenerator(target, opts)
   const timeline: TimelineEntry[] = []
-  let stopped = false
+  // Set from callbacks (the gateway exiting), so the loop below reads it through an object.
+  const run = { stopped: false }
   let gatewayDied = false
   let stopping = false
-  void gateway.child!.exited.then(() => { if (!stopping && !cleaningUp) { gatewayDied = true; stopped = true } })
+  void gateway.child!.exited.then(() => {
+    if (!stopping && !cleaningUp) {
+      gatewayDied = true
+      run.stopped = true
+    }
+  })
   const faults = planFaults({
-    upstreams, redis: redisProxy, durationMs: opts.durationMs, redisDownMs: opts.redisDownMs, restartDownMs: RESTART_DOWN_MS,
+    upstreams,
+    redis: redisProxy,
+    durationMs: opts.durationMs,
+    redisDownMs: opts.redisDownMs,
+    restartDownMs: RESTART_DOWN_MS,
     storeDegraded: () => gateway.sample().then((s) => s.storeDegraded, () => null),
   })
   const loadStartedAt = Date.now()
   load.start()
-  const faultsDone = runFaults(faults, loadStartedAt, timeline, () => stopped)
+  const faultsDone = runFaults(faults, loadStartedAt, timeline, () => run.stopped)
   const deadline = loadStartedAt + opts.durationMs
-  while (!stopped && Date.now() < deadline) await sleep(Math.min(1000, deadline - Date.now()))
-  stopped = true
+  while (!run.stopped && Date.now() < deadline) await sleep(Math.min(1000, deadline - Date.now()))
+  run.stopped = true
   const stats = await load.stop()
   await faultsDone
   for (const u of Object.values(upstreams)) u.setMode('ok')

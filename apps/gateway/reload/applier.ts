@@ -3,26 +3,15 @@ import type { ConfigProblem, ServiceSource } from '../../../lib/config-types.ts'
 import type { GatewayContext } from '../context.ts'
 import type { ServiceConfig } from '../config/types.ts'
 import { checkServiceSet } from '../config/index.ts'
-import type { ReloadReport } from './report.ts'
+import type { ReloadEvent, ReloadReport, ReloadTrigger } from './report.ts'
+
+export type { ReloadEvent, ReloadTrigger } from './report.ts'
 
 // The one place the running service set changes. Providers (file-provider.ts: the main
 // file, SIGHUP and the servicesDir watch; admin-provider.ts: the admin API) each hand in
 // their own services; the applier validates the whole set, builds the next generation
 // and swaps it in, one change at a time (Traefik's provider/watcher split). A cluster
 // registry is one more provider: one more source below.
-
-export type ReloadTrigger = 'watch' | 'sighup' | 'admin' | 'manual'
-
-export interface ReloadEvent {
-  trigger: ReloadTrigger
-  // unchanged: the providers say what is already running (e.g. the watcher seeing the
-  // admin API's own write); nothing is rebuilt.
-  result: 'success' | 'failure' | 'unchanged'
-  problems: ConfigProblem[]
-  added: string[]
-  removed: string[]
-  changed: string[]
-}
 
 // Every provider's services; the running set is their concatenation in SOURCES order.
 export type ServiceSources = Record<ServiceSource, ServiceConfig[]>

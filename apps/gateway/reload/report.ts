@@ -2,7 +2,19 @@ import type { FastifyBaseLogger } from 'fastify'
 import type { ConfigProblem } from '../../../lib/config-types.ts'
 import { formatProblem } from '../config/index.ts'
 import type { GatewayMetrics } from '../../../plugins/metrics/index.ts'
-import type { ReloadEvent, ReloadTrigger } from './applier.ts'
+
+export type ReloadTrigger = 'watch' | 'sighup' | 'admin' | 'manual'
+
+export interface ReloadEvent {
+  trigger: ReloadTrigger
+  // unchanged: the providers say what is already running (e.g. the watcher seeing the
+  // admin API's own write); nothing is rebuilt.
+  result: 'success' | 'failure' | 'unchanged'
+  problems: ConfigProblem[]
+  added: string[]
+  removed: string[]
+  changed: string[]
+}
 
 // What a reload tells ops: `gatehouse_config_reloads_total{result}` and one log line
 // (SPEC "Operations": a rejected change at error, naming file and key path).
