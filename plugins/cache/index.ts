@@ -1,3 +1,6 @@
+// Longer than our ~250-line rule: lookup, single-flight and store are one protocol around
+// one key per request (preHandler and onSend must agree on it); the parts that stand alone
+// (capture, entry, freshness, conditional, stores) are their own files.
 import fp from 'fastify-plugin'
 import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import { pipeline, type Readable } from 'node:stream'

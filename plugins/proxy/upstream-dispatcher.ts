@@ -1,3 +1,6 @@
+// Longer than our ~250-line rule, on purpose: the undici handler of one upstream attempt
+// (sent flag, timeout timer, retry, abort, body limit) is one state machine on the hot path;
+// split, its per-request state would cross module boundaries as closures.
 import type { FastifyRequest } from 'fastify'
 import { pipeline, Readable } from 'node:stream'
 import { Dispatcher, errors } from 'undici'

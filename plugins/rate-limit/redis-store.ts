@@ -1,3 +1,6 @@
+// Longer than our ~250-line rule: the Redis store's failure handling (timeout bound, probe,
+// degraded gauge, onStoreError with its local fallback) is one state machine; keeping it in
+// one file keeps each transition next to the others.
 import { Redis, type RedisOptions } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RateLimitConfig } from './schema.ts'

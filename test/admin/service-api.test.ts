@@ -1,3 +1,5 @@
+// One file for the admin API's service lifecycle (PUT, GET, DELETE and their write-back),
+// a little over ~250 lines: the tests share one gateway set-up and read as one story.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
