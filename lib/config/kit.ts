@@ -63,31 +63,26 @@ export function joinPath (base: string, key: string | number): string {
 
 // ---- value resolvers --------------------------------------------------------------------
 
-export function durationMs (v: string | number, path: string, report: Report, positive: boolean): number {
-  let ms: number
-  try {
-    ms = parseDuration(v)
-  } catch (err) {
-    report(path, (err as Error).message)
-    return 0
+// A duration or size as milliseconds or bytes; a bad value or a zero where a positive one is
+// needed is reported at `path` (0 is returned then).
+function quantity (parse: (v: string | number) => number) {
+  return function resolve (v: string | number, path: string, report: Report, positive: boolean): number {
+    let n: number
+    try {
+      n = parse(v)
+    } catch (err) {
+      report(path, (err as Error).message)
+      return 0
+    }
+    if (positive && n <= 0) report(path, 'must be greater than 0')
+    return n
   }
-  if (positive && ms <= 0) report(path, 'must be greater than 0')
-  return ms
 }
 
-export function sizeBytes (v: string | number, path: string, report: Report, positive: boolean): number {
-  let bytes: number
-  try {
-    bytes = parseSize(v)
-  } catch (err) {
-    report(path, (err as Error).message)
-    return 0
-  }
-  if (positive && bytes <= 0) report(path, 'must be greater than 0')
-  return bytes
-}
+export const durationMs = quantity(parseDuration)
+export const sizeBytes = quantity(parseSize)
 
-export function httpMethod (m: string): string | null {
+function httpMethod (m: string): string | null {
   const up = m.toUpperCase()
   return (HTTP_METHODS as readonly string[]).includes(up) ? up : null
 }
@@ -104,7 +99,7 @@ export function httpMethods (raw: readonly string[], path: string, report: Repor
 }
 
 const HEADER_TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
-export function headerName (h: string): string | null {
+function headerName (h: string): string | null {
   return HEADER_TOKEN.test(h) ? h.toLowerCase() : null
 }
 

@@ -43,15 +43,20 @@ test('an upstream hanging past circuitBreaker.timeout answers 504, the upstream 
   assert.equal(up.calls, 2)
 })
 
-test('a refused connection answers 502 GW_BAD_GATEWAY and counts as a breaker failure', async (t) => {
-  const origin = `http://127.0.0.1:${await closedPort()}`
-  const gw = await createGateway(t, baseConfig([{
+// A service whose one upstream refuses connections (nothing listens on `origin`).
+function goneGateway (t: TestContext, origin: string, retries: number, volumeThreshold: number) {
+  return createGateway(t, baseConfig([{
     name: 'gone',
     prefix: '/api/gone',
     upstreams: [origin],
-    retries: 0,
-    circuitBreaker: quickBreaker({ volumeThreshold: 3, resetTimeout: '30s' })
+    retries,
+    circuitBreaker: quickBreaker({ volumeThreshold, resetTimeout: '30s' }),
   }]))
+}
+
+test('a refused connection answers 502 GW_BAD_GATEWAY and counts as a breaker failure', async (t) => {
+  const origin = `http://127.0.0.1:${await closedPort()}`
+  const gw = await goneGateway(t, origin, 0, 3)
   for (let i = 0; i < 3; i++) {
     const res = await gw.inject('/api/gone/1')
     assert.equal(res.statusCode, 502)
@@ -66,13 +71,7 @@ test('a refused connection answers 502 GW_BAD_GATEWAY and counts as a breaker fa
 
 test('with a single upstream, a retry of a refused GET goes back to it and the client gets the original 502', async (t) => {
   const origin = `http://127.0.0.1:${await closedPort()}`
-  const gw = await createGateway(t, baseConfig([{
-    name: 'gone',
-    prefix: '/api/gone',
-    upstreams: [origin],
-    retries: 1,
-    circuitBreaker: quickBreaker({ volumeThreshold: 1, resetTimeout: '30s' })
-  }]))
+  const gw = await goneGateway(t, origin, 1, 1)
   // The first attempt opens the breaker (volume 1); the retry finds no upstream and the
   // client sees what really happened, not a 503 made by its own retry.
   const res = await gw.inject('/api/gone/1')

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Duration as DurationOf, HTTP_METHODS, List, NonEmpty, OneOf, Port, PositiveInteger, Size as SizeOf, Strict } from '../../../lib/config/kit.ts'
+import { Duration as DurationOf, List, NonEmpty, OneOf, Port, PositiveInteger, Size as SizeOf, Strict } from '../../../lib/config/kit.ts'
 import { RateLimitOrOffSchema, RateLimitSchema } from '../../../plugins/rate-limit/schema.ts'
 import { AuthSchema, ServiceAuthSchema } from '../../../plugins/auth/schema.ts'
 import { CircuitBreakerSchema, HealthCheckSchema, LoadBalancingSchema } from '../../../plugins/breaker/schema.ts'
@@ -17,7 +17,6 @@ import { WebSocketServiceProps } from '../../../plugins/websocket/schema.ts'
 // or the file system live in resolve.ts. `errorMessage` replaces TypeBox's generic
 // text for that node (see validate.ts).
 
-export { HTTP_METHODS }
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
 export const TRUST_PROXY_HINT = 'trustProxy takes a list of CIDRs of your own proxies (never true or a hop count)'
