@@ -23,3 +23,19 @@ function rawPrefixLength (url: string, prefix: string): number {
   for (let j = 0; j < prefix.length; j++) i += url.charCodeAt(i) === 37 /* % */ ? 3 : 1
   return i
 }
+
+// What @fastify/http-proxy's and reply-from's traversal guards refuse (GHSA-2q7r): a path
+// that, decoded once with `\` as `/`, holds a segment starting with `..` (`..%2f`,
+// `%5c..%5c`). Plain requests meet those guards in http-proxy's handler; a WebSocket
+// upgrade is answered before it, so it checks here, by the same rule.
+export function decodesToDotSegment (target: string): boolean {
+  const q = target.indexOf('?')
+  let decoded: string
+  try {
+    decoded = decodeURIComponent(q === -1 ? target : target.slice(0, q))
+  } catch {
+    return true
+  }
+  decoded = decoded.replaceAll('\\', '/')
+  return decoded === '..' || decoded.includes('/..') || decoded.includes('../')
+}

@@ -7,8 +7,9 @@ import { NOTHING_TRIED } from '../breaker/balancer.ts'
 import { createCallPath, type UpstreamHooks } from '../breaker/upstream-call.ts'
 import { buildUpstreamHeaders, type ForwardOptions } from '../proxy/forward-headers.ts'
 import { buildClientHeaders } from '../proxy/response-headers.ts'
-import { upstreamTarget } from '../proxy/upstream-path.ts'
+import { decodesToDotSegment, upstreamTarget } from '../proxy/upstream-path.ts'
 import { toClientError } from '../proxy/upstream-errors.ts'
+import { BadRequest } from '../errors/errors.ts'
 import { HandshakeAttempt } from './handshake-attempt.ts'
 import { Tunnel, type Tunnels } from './tunnel.ts'
 import { isWebSocketUpgrade, kUpgrade, type PendingUpgrade, type UpgradeRequest } from './upgrade-request.ts'
@@ -74,6 +75,7 @@ async function websocketPlugin (scope: FastifyInstance, opts: WebSocketPluginOpt
   async function open (request: FastifyRequest, reply: FastifyReply, pending: PendingUpgrade): Promise<void> {
     // The same target as a plain request's: SPEC's path rules hold for upgrades too.
     const path = upstreamTarget(request.url, prefix, rewritePrefix)
+    if (decodesToDotSegment(path)) throw new BadRequest('The request target leaves the service prefix')
     const up = callPath.select(svc, NOTHING_TRIED)
     if (up instanceof Error) throw up
     const attempt = new HandshakeAttempt(callPath, svc, request.gw, up, {
