@@ -9,6 +9,9 @@ export interface Identity {
   scopeSet: Set<string>
   // The sub cannot travel as an X-Consumer-Id header value (control characters, too long).
   badSubject: boolean
+  // The token's exp claim (seconds since the epoch), null without one; the token memo
+  // (token-memo.ts) forgets the token then.
+  exp: number | null
 }
 
 const kIdentity = Symbol('gatehouse.identity')
@@ -43,6 +46,7 @@ export function identityOf (claims: Claims): Identity {
     scopes: [...scopeSet].join(' '),
     scopeSet,
     badSubject: consumer !== null && !SUBJECT.test(consumer),
+    exp: typeof claims.exp === 'number' ? claims.exp : null,
   }
   // The verifier's cache hands back the same claims object for the same token, so this
   // is computed once per token, not once per request.

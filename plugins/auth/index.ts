@@ -12,6 +12,7 @@ import type { Claims, Identity } from './identity.ts'
 import { compilePolicy, ruleFor, type Rule, type ServicePolicy } from './policy.ts'
 import type { KeySource } from './keys.ts'
 import { jwtOptions } from './jwt-options.ts'
+import { TokenMemo } from './token-memo.ts'
 
 export { createKeySource, type AuthKeyOptions, type KeySource } from './key-source.ts'
 
@@ -69,6 +70,7 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions) {
   if (policies.size === 0) return
   // request.jwtVerify and its verifiers, for this generation (jwt-options.ts).
   if (keys !== null) await app.register(fastifyJwt, jwtOptions(keys))
+  const memo = keys === null ? null : new TokenMemo(keys.jwt.clockToleranceMs, keys.revision)
 
   // @fastify/jwt's errors (and fast-jwt's, which it passes on) as our three reasons.
   function rejected (policy: CompiledPolicy, err: unknown): Error {
@@ -122,12 +124,22 @@ async function authPlugin (app: FastifyInstance, opts: AuthPluginOptions) {
     if (token === '') return done(unusable(policy, 'The bearer token is empty'))
     if (token.length > maxTokenBytes) return done(unusable(policy, 'The bearer token is too large'))
     // A token needs auth.jwt; config validation prevents this, fail closed regardless.
-    if (keys === null) return done(unusable(policy, 'No key is configured to verify bearer tokens'))
+    if (memo === null) return done(unusable(policy, 'No key is configured to verify bearer tokens'))
 
+    const now = Date.now()
+    const known = memo.get(token, now)
+    if (known !== undefined) {
+      // What request.jwtVerify() would have left there.
+      request.user = known
+      return done(authorize(request, known, rule, policy))
+    }
     // Without options: @fastify/jwt's global options, so its per-key verifier (and cache)
     // is reused; any options object would make it build a verifier for this call.
     request.jwtVerify<Identity>().then(
-      (identity) => done(authorize(request, identity, rule, policy)),
+      (identity) => {
+        memo.set(token, identity, now)
+        done(authorize(request, identity, rule, policy))
+      },
       (err: unknown) => done(rejected(policy, err))
     )
   })

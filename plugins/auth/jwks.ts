@@ -79,6 +79,7 @@ export function createJwksKeySource (url: string, jwt: JwtConfig, logger: Fastif
 
   let byKid = new Map<string, JwksKey[]>()
   let all: JwksKey[] = []
+  let revision = 0
   let lastFetchAt = -Infinity
   let inflight: Promise<void> | null = null
   // The fetch in flight, or the wait budget, whichever ends first: shared by every
@@ -120,6 +121,7 @@ export function createJwksKeySource (url: string, jwt: JwtConfig, logger: Fastif
     // rotated out) stops verifying at the next fetch.
     all = nextAll
     byKid = nextByKid
+    revision++
     return keys.length - nextAll.length
   }
 
@@ -202,6 +204,7 @@ export function createJwksKeySource (url: string, jwt: JwtConfig, logger: Fastif
 
   return {
     ready,
+    revision: () => revision,
     keyFor (alg, kid) {
       const pem = find(alg, kid)
       if (pem !== undefined) return pem

@@ -13,6 +13,9 @@ export interface AuthKeyOptions {
   jwks?: Partial<JwksOptions>
 }
 
+// Keys from the config file never change while the gateway runs.
+const STATIC_REVISION = () => 0
+
 // One key and the algorithms it may verify (the allow-list narrowed to its type).
 function staticKey (key: string, algorithms: string[], what: string): KeyFinder {
   if (algorithms.length === 0) throw new Error(`no JWT algorithm of auth.jwt.algorithms fits the ${what}`)
@@ -40,6 +43,7 @@ export function createKeySource (jwt: JwtConfig, logger: FastifyBaseLogger, opts
       return asymmetric.keyFor(alg, typeof header.kid === 'string' ? header.kid : undefined)
     },
     ready: asymmetric?.ready ?? Promise.resolve(),
+    revision: asymmetric?.revision ?? STATIC_REVISION,
     close: asymmetric?.close ?? (async () => {}),
   }
 }
@@ -51,7 +55,7 @@ function asymmetricKeys (jwt: JwtConfig, logger: FastifyBaseLogger, opts: AuthKe
     // its HMAC secret is refused on its alg before any signature work. The key goes on
     // as a canonical SPKI PEM, whatever the file held around its PEM block.
     const pem = key.export({ type: 'spki', format: 'pem' }).toString()
-    return { keyFor: staticKey(pem, allowedFor(jwt.algorithms, algorithmsForKey(key)), 'publicKey'), ready: Promise.resolve(), close: async () => {} }
+    return { keyFor: staticKey(pem, allowedFor(jwt.algorithms, algorithmsForKey(key)), 'publicKey'), ready: Promise.resolve(), revision: STATIC_REVISION, close: async () => {} }
   }
   if (jwt.jwksUrl !== undefined) {
     return createJwksKeySource(jwt.jwksUrl, jwt, logger, { ...DEFAULT_JWKS_OPTIONS, ...opts.jwks })

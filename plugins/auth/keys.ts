@@ -28,6 +28,9 @@ export interface KeySource {
   keyFor: (header: JoseHeader) => KeyLookup
   // Settles when the first key load is over (at once for static keys); never rejects.
   ready: Promise<void>
+  // Changes whenever the key set may have (a JWKS fetch installed a set): what was
+  // verified under an older revision is verified again (plugins/auth/token-memo.ts).
+  revision: () => number
   close: () => Promise<void>
 }
 
@@ -35,5 +38,6 @@ export interface KeySource {
 export interface AsymmetricKeys {
   keyFor: KeyFinder
   ready: Promise<void>
+  revision: () => number
   close: () => Promise<void>
 }

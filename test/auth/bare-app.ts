@@ -68,5 +68,5 @@ export async function createAuthApp (t: TestContext, services: BareService[], jw
     const metric = await metrics.authFailures.get()
     return metric.values.find((v) => v.labels.service === service && v.labels.reason === reason)?.value ?? 0
   }
-  return { app, seen, failures }
+  return { app, seen, failures, keys }
 }

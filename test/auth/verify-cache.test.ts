@@ -1,6 +1,6 @@
-// The verify cache (fast-jwt's, one per key, kept by @fastify/jwt): it saves signature
-// checks for repeated tokens and must never let a token through that a fresh check
-// would refuse.
+// The verify caches (the token memo in front of @fastify/jwt, and fast-jwt's per key
+// behind it): they save work for repeated tokens and must never let a token through
+// that a fresh check would refuse.
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { bearer, claims, signHs } from './fixtures.ts'
@@ -59,4 +59,17 @@ test('a repeated token is verified once: later requests are answered from its ke
   // Another token is another identity.
   assert.equal((await app.inject({ url: '/users', headers: bearer(signHs(claims({ sub: 'bob' }))) })).statusCode, 200)
   assert.notEqual(seen[3]!.user, seen[0]!.user)
+})
+
+test('a repeated token skips @fastify/jwt entirely: one decode and key lookup, then the token memo answers', async (t) => {
+  const { app, seen, keys } = await createAuthApp(t, SERVICE)
+  const lookups = t.mock.method(keys, 'keyFor')
+  const token = signHs(claims())
+  for (let i = 0; i < 5; i++) assert.equal((await app.inject({ url: '/users', headers: bearer(token) })).statusCode, 200)
+  assert.equal(lookups.mock.callCount(), 1)
+  assert.deepEqual(seen.map((s) => s.consumer), ['alice', 'alice', 'alice', 'alice', 'alice'])
+  assert.ok(seen.every((s) => s.user === seen[0]!.user), 'request.user is set on a memo hit too')
+  // Another token is looked up on its own.
+  assert.equal((await app.inject({ url: '/users', headers: bearer(signHs(claims({ sub: 'bob' }))) })).statusCode, 200)
+  assert.equal(lookups.mock.callCount(), 2)
 })
