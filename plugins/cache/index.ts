@@ -157,8 +157,10 @@ async function cachePlugin (app: FastifyInstance, opts: CachePluginOptions) {
     if (state === null) return done(null, payload)
     reply.header('x-cache', 'MISS')
     if (state === 'pass') return done(null, payload)
-    // Only the proxy's streamed 200s are stored; anything the gateway answered is not.
-    if (reply.statusCode !== 200 || payload === null || typeof (payload as Readable).pipe !== 'function') {
+    // Only the proxy's 200s are stored: streamed, or a small answer collected whole (a
+    // Buffer, upstream-dispatcher.ts). What the gateway answered itself is a string.
+    const whole = Buffer.isBuffer(payload)
+    if (reply.statusCode !== 200 || payload === null || (!whole && typeof (payload as Readable).pipe !== 'function')) {
       release(state, null)
       return done(null, payload)
     }
@@ -173,6 +175,12 @@ async function cachePlugin (app: FastifyInstance, opts: CachePluginOptions) {
     const varyValues = vary.map((name) => requestHeaderValue(request.headers[name]))
     const kept = storedHeaders(headers)
     const age = initialAge(headers)
+    if (whole) {
+      const entry: CacheEntry = { headers: kept, body: payload, storedAt: now, expiresAt: now + ttlMs, initialAge: age, vary, varyValues }
+      state.sc.store.set(state.key, entry, ttlMs)
+      release(state, entry)
+      return done(null, payload)
+    }
     const tee = new CaptureStream(maxBody, (body) => {
       if (body === null) return release(state, null)
       const entry: CacheEntry = { headers: kept, body, storedAt: now, expiresAt: now + ttlMs, initialAge: age, vary, varyValues }

@@ -3,7 +3,7 @@
 // split, its per-request state would cross module boundaries as closures.
 import type { FastifyRequest } from 'fastify'
 import { pipeline, Readable } from 'node:stream'
-import { Dispatcher, errors } from 'undici'
+import { Dispatcher, errors, util } from 'undici'
 import type { ServiceRuntime, UpstreamState } from '../../lib/service-runtime.ts'
 import { NOTHING_TRIED } from '../breaker/balancer.ts'
 import { createCallPath, UpstreamAttempt, type CallPath, type UpstreamHooks } from '../breaker/upstream-call.ts'
@@ -89,6 +89,24 @@ interface Seam extends CallPath {
 // setTimeout's ceiling (a longer delay would fire after 1 ms); a budget that long is none.
 const MAX_TIMER_MS = 2 ** 31 - 1
 
+// A small answer of declared length is collected whole and handed on as a Buffer, which
+// Fastify writes with its headers in one go: no response stream, no pipe, no end-of-stream
+// bookkeeping per request (docs/performance.md has the measurement). Larger or unsized
+// bodies stream as they come, with back-pressure. A small answer cut mid-body is a 502
+// then, where a streamed one can only be cut short on the client too.
+export const SMALL_ANSWER_BYTES = 16 * 1024
+
+// The answer's declared length when it may be collected whole, else -1. Not for HEAD and
+// 204/304 (no body follows their Content-Length), nor without a Content-Type (Fastify
+// would add one to a Buffer).
+function smallAnswerLength (method: string, statusCode: number, headers: Record<string, string | string[] | undefined>): number {
+  if (method === 'HEAD' || statusCode === 204 || statusCode === 304) return -1
+  const length = headers['content-length']
+  if (typeof length !== 'string' || headers['content-type'] === undefined) return -1
+  const n = Number(length)
+  return Number.isInteger(n) && n >= 0 && n <= SMALL_ANSWER_BYTES ? n : -1
+}
+
 // One HTTP attempt. It is also undici's handler for the call, between the Agent and the
 // handler undici's request() builds (which makes the response stream and calls back), to
 // see what request() does not tell: whether the request went out on a socket, and when
@@ -109,6 +127,9 @@ class ProxyAttempt extends UpstreamAttempt<Seam> implements LegacyHandler {
   timer: NodeJS.Timeout | null
   // Answered by the timeout before undici had a socket for it; undici's late word is dropped.
   settled: boolean
+  // A small answer being collected (smallAnswerLength): its chunks, until onComplete.
+  chunks: Buffer[] | null
+  answer: Dispatcher.ResponseData<unknown> | null
 
   constructor (seam: Seam, call: ProxyCall, opts: UndiciOpts, cb: Callback, tried: readonly UpstreamState[], up: UpstreamState) {
     super(seam, call.svc, call.request.gw, up)
@@ -123,6 +144,8 @@ class ProxyAttempt extends UpstreamAttempt<Seam> implements LegacyHandler {
     this.abort = null
     this.timer = null
     this.settled = false
+    this.chunks = null
+    this.answer = null
   }
 
   protected send () {
@@ -157,6 +180,13 @@ class ProxyAttempt extends UpstreamAttempt<Seam> implements LegacyHandler {
       return
     }
     const res = this.data!
+    if (Buffer.isBuffer(res.body)) {
+      if (svc.leastConnections) up.inflight--
+      // reply-from destroys the answer's stream when the client is gone by now; a
+      // collected answer has none, so it is dropped here instead.
+      cb(this.call.request.raw.aborted ? new errors.RequestAbortedError() : null, res)
+      return
+    }
     if (svc.leastConnections) {
       const body = res.body as BodyWithUpstream
       body[kUpstream] = up
@@ -176,19 +206,37 @@ class ProxyAttempt extends UpstreamAttempt<Seam> implements LegacyHandler {
 
   onHeaders (statusCode: number, headers: Buffer[], resume: () => void, statusText: string) {
     // 1xx are not the response.
-    if (statusCode >= 200 && this.timer !== null) {
+    if (statusCode < 200) return this.inner!.onHeaders(statusCode, headers, resume, statusText)
+    if (this.timer !== null) {
       clearTimeout(this.timer)
       this.timer = null
     }
-    return this.inner!.onHeaders(statusCode, headers, resume, statusText)
+    const parsed = util.parseHeaders(headers) as Record<string, string | string[] | undefined>
+    const length = smallAnswerLength(this.opts.method, statusCode, parsed)
+    if (length < 0) return this.inner!.onHeaders(statusCode, headers, resume, statusText)
+    // undici's request() handler never sees this answer: its callback is ours to call.
+    this.chunks = []
+    this.answer = { statusCode, statusText, headers: parsed, body: null as never, trailers: {}, opaque: this, context: {} } as Dispatcher.ResponseData<unknown>
+    return true
   }
 
   onData (chunk: Buffer) {
-    return this.inner!.onData(chunk)
+    if (this.chunks === null) return this.inner!.onData(chunk)
+    this.chunks.push(chunk)
+    return true
   }
 
   onComplete (trailers: string[] | null) {
-    this.inner!.onComplete(trailers)
+    const chunks = this.chunks
+    if (chunks === null) {
+      this.inner!.onComplete(trailers)
+      return
+    }
+    this.chunks = null
+    const answer = this.answer!
+    this.answer = null
+    ;(answer as { body: unknown }).body = chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)
+    onAttemptResult(null, answer)
   }
 
   onError (err: Error) {
@@ -196,6 +244,10 @@ class ProxyAttempt extends UpstreamAttempt<Seam> implements LegacyHandler {
       clearTimeout(this.timer)
       this.timer = null
     }
+    // Cut while collecting: nothing reached the client yet, so it fails like a connect error
+    // would (502/504), except that it is never retried (it was sent).
+    this.chunks = null
+    this.answer = null
     this.inner!.onError(err)
   }
 }
