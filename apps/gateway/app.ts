@@ -24,6 +24,7 @@ import { upstreamAgentOptions } from './tls/upstream-agents.ts'
 import { acceptsWebSocket, Tunnels, upgradeResponse } from '../../plugins/websocket/index.ts'
 import { onResponseClosed } from '../../plugins/request-context/index.ts'
 import type { UpstreamState } from '../../lib/service-runtime.ts'
+import { attemptSpans, createTracing, DEFAULT_TRACING_OPTIONS, type TracingOptions } from '../../plugins/tracing/index.ts'
 
 export interface Gateway {
   readonly ctx: GatewayContext
@@ -69,6 +70,8 @@ export interface BuildOptions {
   logger?: FastifyBaseLogger
   // Internal tuning of JWT key handling (JWKS cool-down, timeouts); tests shorten them.
   auth?: AuthKeyOptions
+  // Internal tuning of span export (queue bound, batch delay); tests shorten them.
+  tracing?: Partial<TracingOptions>
 }
 
 // Builds the gateway from a resolved config. Never listens (server.ts does).
@@ -91,6 +94,7 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
     // The cache's Redis settings are rateLimit.redis, or their defaults.
     cacheStores: createCacheStores(() => ({ rateLimit: ctx.config.rateLimit ?? defaultRateLimit(), logger, metrics: ctx.metrics })),
     websockets: new Tunnels(),
+    tracing: null,
   }
   // The first JWKS load (bounded by its fetch timeout; a failure is logged, not fatal).
   await ctx.auth?.ready
@@ -99,6 +103,11 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
   // Gateway-level setup of the policies that live across generations (they may push
   // UpstreamHooks into ctx.upstreamHooks): [breakers/health: plugins/breaker] [metrics hooks]
   ctx.upstreamHooks.push(upstreamMetricsHooks(ctx.metrics))
+  if (config.tracing !== null) {
+    const tracing = createTracing(config.tracing, ctx.metrics.tracingSpansDropped, { ...DEFAULT_TRACING_OPTIONS, ...options.tracing })
+    ctx.tracing = tracing
+    ctx.upstreamHooks.push({ tracer: attemptSpans(tracing.tracer) })
+  }
   // Breakers, health checks and load balancing: state on UpstreamState, read by the dispatcher.
   const resilience = createResilience(ctx)
   let generation = await buildGeneration(ctx, config.services)
@@ -211,6 +220,9 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
     await ctx.rateLimitStore?.close()
     await ctx.auth?.close()
     await ctx.cacheStores.close()
+    // Last: the spans of the requests that just finished are exported (bounded by the
+    // export timeout; a collector that is down costs that, once).
+    await ctx.tracing?.shutdown()
   }
 
   return {

@@ -8,6 +8,7 @@ import type { GatewayRateLimitStore } from '../../plugins/rate-limit/store.ts'
 import type { KeySource } from '../../plugins/auth/key-source.ts'
 import type { CacheStores } from '../../plugins/cache/stores.ts'
 import type { Tunnels } from '../../plugins/websocket/index.ts'
+import type { Tracing } from '../../plugins/tracing/index.ts'
 import { upstreamTlsKey } from './tls/upstream-agents.ts'
 
 // Everything that lives as long as the gateway process, across config generations.
@@ -33,6 +34,8 @@ export interface GatewayContext {
   // Open WebSocket tunnels (plugins/websocket): they outlive the generation that opened
   // them; shutdown tells them to close, then cuts what is left.
   websockets: Tunnels
+  // The span exporter and its bounded queue (plugins/tracing); null without `tracing`.
+  tracing: Tracing | null
 }
 
 export function upstreamKey (service: ServiceConfig, origin: string): string {

@@ -16,6 +16,7 @@ import ipAccessPlugin from '../../plugins/ip-access/index.ts'
 import cachePlugin from '../../plugins/cache/index.ts'
 import corsPlugin from '../../plugins/cors/index.ts'
 import compressionPlugin from '../../plugins/compression/index.ts'
+import tracingPlugin from '../../plugins/tracing/index.ts'
 import { createUpstreamAgent } from './tls/upstream-agents.ts'
 
 // One routing table: a Fastify instance with one http-proxy per service. Fastify cannot
@@ -63,6 +64,8 @@ export async function buildGeneration (ctx: GatewayContext, services: ServiceCon
 
   await app.register(errorsPlugin)
   await app.register(requestContextPlugin)
+  // [tracing: plugins/tracing] right after the context: the SERVER span covers every policy.
+  await app.register(tracingPlugin, { tracer: ctx.tracing?.tracer ?? null })
   // Plugin order (DEVELOPERS.md): metrics -> auth -> rate limit -> breaker -> proxy.
   // Each policy plugin takes { ctx, services } and registers root-scope onRequest hooks.
   // [metrics + access log: plugins/metrics, plugins/access-log]

@@ -26,6 +26,16 @@ export interface UpstreamHooks {
   // Every attempt that reached the network, once, when its outcome is known: at response
   // headers, or at the transport error. A call the client aborted is not reported.
   onOutcome?: (svc: ServiceRuntime, upstream: UpstreamState, outcome: UpstreamOutcome) => void
+  // Spans of upstream attempts (plugins/tracing); without one, an attempt pays nothing.
+  tracer?: AttemptTracer
+}
+
+export interface AttemptTracer {
+  // Before the attempt is sent: its span starts, and attempt.traceparent is what goes
+  // upstream for it (the span is its parent there).
+  start: (attempt: UpstreamAttempt) => void
+  // Once, when the attempt is over: answered, failed or left by the client.
+  end: (attempt: UpstreamAttempt) => void
 }
 
 type OutcomeObserver = NonNullable<UpstreamHooks['onOutcome']>
@@ -34,12 +44,14 @@ type OutcomeObserver = NonNullable<UpstreamHooks['onOutcome']>
 export interface CallPath {
   select: (svc: ServiceRuntime, tried: readonly UpstreamState[]) => UpstreamState | E.GatewayError
   observers: readonly OutcomeObserver[]
+  tracer: AttemptTracer | null
 }
 
 export function createCallPath (hooks: readonly UpstreamHooks[]): CallPath {
   return {
     select: hooks.find((h) => h.select)?.select ?? selectUpstream,
     observers: hooks.filter((h) => h.onOutcome).map((h) => h.onOutcome!),
+    tracer: hooks.find((h) => h.tracer)?.tracer ?? null,
   }
 }
 
@@ -48,6 +60,8 @@ export interface UpstreamTiming {
   upstream: string | null
   upstreamStartMs: number
   upstreamMs: number | null
+  // The request's own span when tracing is on (plugins/tracing), the parent of its attempts'.
+  span: unknown
 }
 
 // How an attempt rejects its breaker's action: a transport error (`attempt.error`), or a
@@ -80,6 +94,11 @@ export abstract class UpstreamAttempt<P extends CallPath = CallPath> implements 
   kind: UpstreamErrorKind | null
   // The breaker's action promise, while it runs through a breaker.
   private action: PromiseWithResolvers<UpstreamAttempt> | null
+  // The request method (a transport sets it), for the attempt's span.
+  method: string
+  // Set by the tracer: the traceparent this attempt sends upstream, and its span.
+  traceparent: string | null
+  span: unknown
 
   constructor (path: P, svc: ServiceRuntime, gw: UpstreamTiming, up: UpstreamState) {
     this.path = path
@@ -92,6 +111,9 @@ export abstract class UpstreamAttempt<P extends CallPath = CallPath> implements 
     this.error = null
     this.kind = null
     this.action = null
+    this.method = 'GET'
+    this.traceparent = null
+    this.span = null
   }
 
   // Starts the transport's call.
@@ -152,6 +174,7 @@ export abstract class UpstreamAttempt<P extends CallPath = CallPath> implements 
 
   private begin () {
     this.started = this.gw.upstreamStartMs = performance.now()
+    if (this.path.tracer !== null) this.path.tracer.start(this)
     try {
       this.send()
     } catch (err) {
@@ -165,6 +188,7 @@ export abstract class UpstreamAttempt<P extends CallPath = CallPath> implements 
 
   // For finish(), which is shared by every attempt (no closure per call).
   deliver () {
+    if (this.path.tracer !== null) this.path.tracer.end(this)
     if (this.kind !== 'aborted') {
       const observers = this.path.observers
       for (let i = 0; i < observers.length; i++) observers[i]!(this.svc, this.up, this)

@@ -101,6 +101,11 @@ export function createGatewayMetrics (registry: Registry = new Registry()) {
       labelNames: ['service'] as const,
       registers,
     }),
+    tracingSpansDropped: new Counter({
+      name: 'gatehouse_tracing_spans_dropped_total',
+      help: 'Spans not exported: the export queue was full, or the collector failed or timed out',
+      registers,
+    }),
   }
   // Both results exist from the start, so the first reload (or failure) is an increase
   // Prometheus sees (plugins/metrics/known-series.ts starts the per-service ones).

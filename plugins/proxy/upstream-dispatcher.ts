@@ -146,6 +146,7 @@ class ProxyAttempt extends UpstreamAttempt<Seam> implements LegacyHandler {
     this.settled = false
     this.chunks = null
     this.answer = null
+    this.method = opts.method
   }
 
   protected send () {
@@ -153,6 +154,7 @@ class ProxyAttempt extends UpstreamAttempt<Seam> implements LegacyHandler {
     opts.origin = up.origin
     opts.headers.host = up.host
     opts.opaque = this
+    if (this.traceparent !== null) opts.headers.traceparent = this.traceparent
     if (svc.leastConnections) up.inflight++
     // SPEC: the upstream timeout covers the call until its response headers, connect
     // included. A timer of our own: undici's headersTimeout ticks in 500 ms steps.

@@ -31,6 +31,8 @@ export interface RequestContext {
   // The upstream call in flight (plugins/proxy), aborted when the client leaves before
   // its answer is complete.
   upstreamCall: { abort: () => void } | null
+  // The request's SERVER span while tracing is on (plugins/tracing); null otherwise.
+  span: unknown
 }
 
 declare module 'fastify' {
@@ -59,6 +61,7 @@ export function newRequestContext (request: FastifyRequest, res: ServerResponse,
     rateLimitHeaders: false,
     res,
     upstreamCall: null,
+    span: null,
   }
 }
 

@@ -30,6 +30,7 @@ export class HandshakeAttempt extends UpstreamAttempt {
   }
 
   protected send () {
+    if (this.traceparent !== null) this.options.headers.traceparent = this.traceparent
     upstreamHandshake(this.options).then((result) => {
       this.result = result
       this.answered(result.res.statusCode ?? 0)

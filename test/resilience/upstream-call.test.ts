@@ -40,7 +40,7 @@ interface Bench {
 }
 
 function timing (): UpstreamTiming {
-  return { upstream: null, upstreamStartMs: 0, upstreamMs: null }
+  return { upstream: null, upstreamStartMs: 0, upstreamMs: null, span: null }
 }
 
 function bench (t: TestContext, origin: string, breakerOn = true): Bench {

@@ -9,6 +9,7 @@ import type { IpAccessConfig } from '../../../plugins/ip-access/schema.ts'
 import type { CorsConfig } from '../../../plugins/cors/schema.ts'
 import type { CacheConfig } from '../../../plugins/cache/schema.ts'
 import type { CompressionConfig } from '../../../plugins/compression/schema.ts'
+import type { TracingConfig } from '../../../plugins/tracing/schema.ts'
 import type { TlsConfig } from '../tls/protocol-policy.ts'
 
 export type {
@@ -61,5 +62,6 @@ export interface GatewayConfig {
   rateLimit: RateLimitConfig | null // null = no rate limiting at all
   ipAccess: IpAccessConfig | null
   compression: CompressionConfig
+  tracing: TracingConfig | null // null = no tracing
   services: ServiceConfig[]
 }

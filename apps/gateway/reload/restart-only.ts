@@ -6,7 +6,7 @@ import type { GatewayConfig, RateLimitConfig } from '../config/types.ts'
 // (log level, access log, body limit, ipAccess, compression), so a change there builds
 // a new generation even when no service changed. Restart-only: what is read once at
 // start-up by a part that lives as long as the process (the listeners, the upstream
-// agent, the JWT key source, the rate-limit store, ctx.isTrustedPeer): a change there is
+// agent, the JWT key source, the rate-limit store, the tracer, ctx.isTrustedPeer): a change there is
 // logged and ignored until a restart, instead of being half applied.
 
 export interface RestartOnlyChanges {
@@ -36,6 +36,8 @@ const OTHER_KEYS = [
   // No rateLimit section with a service that sets its own limit resolves to the implied
   // in-memory section; that is not a change of the section.
   ['rateLimit', (c: GatewayConfig) => c.rateLimit ?? IMPLIED_RATE_LIMIT],
+  // The span exporter and its queue live as long as the process.
+  ['tracing', (c: GatewayConfig) => c.tracing],
 ] as const
 
 // Read by plugins when a generation is built (never per request from ctx.config).
