@@ -6,6 +6,7 @@ import { resolveService } from './resolve-service.ts'
 import { RateLimitSchema, resolveRateLimit } from '../../../plugins/rate-limit/schema.ts'
 import { IpAccessSchema, normalizeCidr, resolveIpAccess } from '../../../plugins/ip-access/schema.ts'
 import { CompressionSchema, resolveCompression } from '../../../plugins/compression/schema.ts'
+import { RegistrySchema, resolveRegistry } from '../../../plugins/registry/schema.ts'
 import {
   AdminSchema, LoggingSchema,
   ServerSchema, ServiceSchema, TRUST_PROXY_HINT,
@@ -111,6 +112,7 @@ export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): Gatew
   const rawRateLimit = section<Raw<'rateLimit'>>(RateLimitSchema, 'rateLimit')
   const rawIpAccess = section<Raw<'ipAccess'>>(IpAccessSchema, 'ipAccess')
   const rawCompression = section<Raw<'compression'>>(CompressionSchema, 'compression')
+  const rawRegistry = section<Raw<'registry'>>(RegistrySchema, 'registry')
   const rawServicesDir = value.servicesDir
   if (rawServicesDir !== undefined && (typeof rawServicesDir !== 'string' || rawServicesDir === '')) sound = false
 
@@ -136,6 +138,7 @@ export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): Gatew
   const rateLimitConfig = rawRateLimit === undefined ? null : resolveRateLimit(rawRateLimit, 'rateLimit', report)
   const ipAccessConfig = rawIpAccess === undefined ? null : resolveIpAccess(rawIpAccess, 'ipAccess', report)
   const compressionConfig = rawCompression === undefined ? false : resolveCompression(rawCompression, 'compression', report)
+  const registryConfig = rawRegistry === undefined ? null : resolveRegistry(rawRegistry, 'registry', report)
   const parts = { services, servicesDir, jwt: rawAuth === undefined && value.auth !== undefined ? null : jwtConfig !== null }
   if (!sound) return { ...parts, config: null }
   return {
@@ -154,6 +157,7 @@ export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): Gatew
       rateLimit: rateLimitConfig,
       ipAccess: ipAccessConfig,
       compression: compressionConfig,
+      registry: registryConfig,
       services
     }
   }

@@ -10,10 +10,11 @@ import type { CorsConfig } from '../../../plugins/cors/schema.ts'
 import type { CacheConfig } from '../../../plugins/cache/schema.ts'
 import type { CompressionConfig } from '../../../plugins/compression/schema.ts'
 import type { TlsConfig } from '../tls/protocol-policy.ts'
+import type { RegistryConfig } from '../../../plugins/registry/schema.ts'
 
 export type {
   AuthMode, CacheConfig, CircuitBreakerConfig, CompressionConfig, ConfigProblem, CorsConfig, HealthCheckConfig,
-  IpAccessConfig, JwtConfig, RateLimitBy, RateLimitConfig, RateLimitPolicy, UpstreamTlsConfig,
+  IpAccessConfig, JwtConfig, RateLimitBy, RateLimitConfig, RateLimitPolicy, RegistryConfig, UpstreamTlsConfig,
 }
 
 export type RouteConfig = RouteCore & AuthRouteFields & RateLimitRouteFields
@@ -61,5 +62,6 @@ export interface GatewayConfig {
   rateLimit: RateLimitConfig | null // null = no rate limiting at all
   ipAccess: IpAccessConfig | null
   compression: CompressionConfig
+  registry: RegistryConfig | null // null = admin services go to servicesDir (or memory)
   services: ServiceConfig[]
 }

@@ -36,6 +36,8 @@ const OTHER_KEYS = [
   // No rateLimit section with a service that sets its own limit resolves to the implied
   // in-memory section; that is not a change of the section.
   ['rateLimit', (c: GatewayConfig) => c.rateLimit ?? IMPLIED_RATE_LIMIT],
+  // The registry's connections and subscription live as long as the process.
+  ['registry', (c: GatewayConfig) => c.registry],
 ] as const
 
 // Read by plugins when a generation is built (never per request from ctx.config).
