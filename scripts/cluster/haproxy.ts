@@ -27,11 +27,22 @@ export function clusterConfig (template: string, opts: { port: number, socket: s
     const marker = /^\s*# cluster: (\w+)/.exec(lines[i]!)?.[1]
     if (marker === undefined) { out.push(lines[i]!); continue }
     const indent = /^\s*/.exec(lines[i]!)![0]
-    if (marker === 'global') out.push(`${indent}stats socket ${opts.socket} mode 600 level admin`)
-    else if (marker === 'bind') { out.push(`${indent}bind 127.0.0.1:${opts.port}`); i++ } else if (marker === 'servers' || marker === 'resolvers') {
-      if (marker === 'servers') for (const b of opts.backends) out.push(`${indent}server ${b.name} 127.0.0.1:${b.port} check port ${b.adminPort}`)
-      while (i < lines.length && !/# cluster: end/.test(lines[i]!)) i++
-    } else throw new Error(`deploy/haproxy/haproxy.cfg: unknown marker "# cluster: ${marker}"`)
+    switch (marker) {
+      case 'global':
+        out.push(`${indent}stats socket ${opts.socket} mode 600 level admin`)
+        break
+      case 'bind':
+        out.push(`${indent}bind 127.0.0.1:${opts.port}`)
+        i++
+        break
+      case 'servers':
+      case 'resolvers':
+        if (marker === 'servers') for (const b of opts.backends) out.push(`${indent}server ${b.name} 127.0.0.1:${b.port} check port ${b.adminPort}`)
+        while (i < lines.length && !/# cluster: end/.test(lines[i]!)) i++
+        break
+      default:
+        throw new Error(`deploy/haproxy/haproxy.cfg: unknown marker "# cluster: ${marker}"`)
+    }
   }
   return out.join('\n')
 }
