@@ -3,7 +3,8 @@
 // limits, CORS, cache, breaker...) are declared by the plugin that owns them
 // (plugins/<concern>/schema.ts); apps/gateway/config composes the whole shape.
 
-export type ServiceSource = 'config' | 'servicesDir' | 'admin'
+// registry: written through the admin API of any instance, kept in the cluster registry.
+export type ServiceSource = 'config' | 'servicesDir' | 'admin' | 'registry'
 
 export interface UpstreamTlsConfig {
   ca?: string // PEM contents, already read from the file

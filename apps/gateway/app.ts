@@ -202,6 +202,7 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
   }
 
   const reloader = createReloader({ ctx, applyServices })
+  await reloader.start()
   const admin = await buildAdmin({ ctx, current: () => generation, reloader })
 
   let closing: Promise<void> | null = null

@@ -16,6 +16,7 @@ export const InternalError = createError('GW_INTERNAL_ERROR', '%s', 500)
 export const BadGateway = createError('GW_BAD_GATEWAY', '%s', 502)
 export const RateLimitUnavailable = createError('GW_RATE_LIMIT_UNAVAILABLE', '%s', 503)
 export const CircuitOpen = createError('GW_CIRCUIT_OPEN', '%s', 503)
+export const RegistryUnavailable = createError('GW_REGISTRY_UNAVAILABLE', '%s', 503)
 export const NoHealthyUpstream = createError('GW_NO_HEALTHY_UPSTREAM', '%s', 503)
 export const UpstreamTimeout = createError('GW_UPSTREAM_TIMEOUT', '%s', 504)
 

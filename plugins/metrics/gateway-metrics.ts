@@ -77,6 +77,11 @@ export function createGatewayMetrics (registry: Registry = new Registry()) {
       help: '1 while the shared rate-limit store (Redis) is unreachable',
       registers,
     }),
+    registryDegraded: new Gauge({
+      name: 'gatehouse_registry_degraded',
+      help: '1 while the cluster registry (Redis) is unreachable: running routes serve on, admin writes answer 503',
+      registers,
+    }),
     authFailures: new Counter({
       name: 'gatehouse_auth_failures_total',
       help: 'Rejected authentications by reason (missing, invalid, expired, scope)',

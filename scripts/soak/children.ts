@@ -13,7 +13,12 @@ export interface Child {
 const running = new Set<Child>()
 
 export function spawnNode (name: string, args: string[], opts: SpawnOptions = {}): Child {
-  const proc = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts })
+  return spawnProcess(name, process.execPath, args, opts)
+}
+
+// Any program (npm run cluster starts haproxy this way), registered like the node children.
+export function spawnProcess (name: string, command: string, args: string[], opts: SpawnOptions = {}): Child {
+  const proc = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts })
   if (proc.pid === undefined) throw new Error(`${name}: could not start`)
   const child: Child = { name, proc, pid: proc.pid, exited: once(proc, 'exit').then(() => {}) }
   running.add(child)

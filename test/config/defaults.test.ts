@@ -39,6 +39,7 @@ test('a minimal config with one service resolves to the SPEC defaults', async (t
     ipAccess: null,
     compression: false,
     tracing: null,
+    registry: null,
     services: [{
       name: 'users',
       prefix: '/api/users',

@@ -12,7 +12,8 @@ import { expandEnv } from '../../apps/gateway/config/expand-env.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const read = (file: string) => readFileSync(root + file, 'utf8')
-const readYaml = (file: string) => parse(read(file))
+// merge: docker-compose.yml's replicas share an `x-gateway` block (`<<: *gateway`).
+const readYaml = (file: string) => parse(read(file), { merge: true })
 
 interface ComposeService {
   build?: unknown
@@ -56,27 +57,69 @@ function mounts (service: string): { source: string; target: string }[] {
   })
 }
 
+const REPLICAS = ['gateway-1', 'gateway-2']
+
 // As the container reads them: examples/gateway.yaml expanded with the gateway's compose environment.
 function gatewayPorts (): { publicPort: number, adminPort: number } {
-  const { server, admin } = expandEnv(gatewayConfig, env('gateway')).value as Record<'server' | 'admin', { port: string }>
+  const { server, admin } = expandEnv(gatewayConfig, env('gateway-1')).value as Record<'server' | 'admin', { port: string }>
   return { publicPort: Number(server.port), adminPort: Number(admin.port) }
 }
 
 const refs = (s: string) => [...s.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g)]
   .map((m) => ({ name: m[1], fallback: m[2] }))
 
-test('the gateway publishes the public and admin ports of examples/gateway.yaml', () => {
+test('HAProxy publishes the public port; each replica publishes its admin port on 127.0.0.1', () => {
   const { publicPort, adminPort } = gatewayPorts()
   assert.equal(publicPort, 8080, 'SPEC public port')
   assert.equal(adminPort, 8081, 'SPEC admin port')
-  const ports = published('gateway')
-  for (const port of [publicPort, adminPort]) {
-    assert.ok(ports.some((p) => p.container === port && p.host === port), `gateway publishes ${port}:${port}`)
+  assert.ok(published('haproxy').some((p) => p.container === publicPort && p.host === publicPort), 'haproxy publishes 8080:8080')
+  REPLICAS.forEach((name, i) => {
+    assert.deepEqual(published(name), [{ host: adminPort + i, container: adminPort }], `${name} publishes its admin port only`)
+    assert.ok((compose.services[name]!.ports as string[]).every((p) => p.startsWith('127.0.0.1:')), `${name}: admin on 127.0.0.1 only`)
+  })
+})
+
+test('the two replicas are one gateway: same image, config, environment and mounts', () => {
+  const [a, b] = REPLICAS.map((name) => compose.services[name]!)
+  assert.ok(a && b)
+  assert.equal(a.image, b.image)
+  assert.deepEqual(env('gateway-1'), env('gateway-2'))
+  assert.deepEqual(mounts('gateway-1'), mounts('gateway-2'))
+  assert.equal(compose.services.gateway, undefined, 'no single gateway service left next to the replicas')
+})
+
+test('both replicas share Redis for rate limits and the cluster registry', () => {
+  const text = read('examples/gateway.yaml')
+  assert.match(text, /store: "\$\{RATE_LIMIT_STORE:-memory\}"/)
+  assert.match(text, /registry:\n {2}store: "\$\{REGISTRY_STORE:-none\}"/)
+  const expanded = expandEnv(gatewayConfig, env('gateway-1')).value as { registry: { store: string, redis: { url: string } } }
+  assert.equal(expanded.registry.store, 'redis')
+  assert.equal(new URL(expanded.registry.redis.url).hostname, 'redis')
+  // Admin PUTs go to the registry, so no replica writes the shared services.d.
+  assert.ok(compose.services['gateway-1']!.volumes!.some((v) => typeof v === 'string' && /services\.d:ro$/.test(v)))
+})
+
+test('HAProxy balances over both replicas, health-checking /readyz on their admin port (deploy/haproxy/haproxy.cfg)', async (t) => {
+  const mount = mounts('haproxy').find((m) => m.source === 'deploy/haproxy/haproxy.cfg')
+  assert.ok(mount, 'deploy/haproxy/haproxy.cfg is mounted')
+  assert.equal(mount.target, '/usr/local/etc/haproxy/haproxy.cfg')
+  const cfg = read('deploy/haproxy/haproxy.cfg')
+  const { publicPort, adminPort } = gatewayPorts()
+  assert.match(cfg, new RegExp(`^\\s+bind :${publicPort}$`, 'm'))
+  assert.match(cfg, /^\s+option httpchk GET \/readyz$/m)
+  assert.match(cfg, /^\s+option redispatch/m)
+  const servers = [...cfg.matchAll(/^\s+server (\S+) (\S+):(\d+) check port (\d+)/gm)]
+  assert.deepEqual(servers.map((m) => [m[1], m[2], Number(m[3]), Number(m[4])]), REPLICAS.map((r) => [r, r, publicPort, adminPort]))
+  if (spawnSync('haproxy', ['-v'], { stdio: 'ignore' }).status !== 0) {
+    t.skip('haproxy is not installed: the file is not checked by haproxy -c (apt-get install haproxy)')
+    return
   }
+  const check = spawnSync('haproxy', ['-c', '-f', `${root}deploy/haproxy/haproxy.cfg`], { encoding: 'utf8' })
+  assert.equal(check.status, 0, check.stdout + check.stderr)
 })
 
 test('every upstream variable points at a compose service on the port it listens on', () => {
-  const gatewayEnv = env('gateway')
+  const gatewayEnv = env('gateway-1')
   const seen = new Set<string>()
   for (const svc of allServices) {
     for (const upstream of svc.upstreams) {
@@ -100,7 +143,7 @@ test('every upstream variable points at a compose service on the port it listens
 })
 
 test('the gateway container listens on all interfaces and uses the compose Redis', () => {
-  const gatewayEnv = env('gateway')
+  const gatewayEnv = env('gateway-1')
   const text = read('examples/gateway.yaml')
   assert.match(text, /host: "\$\{GATEWAY_HOST:-127\.0\.0\.1\}"/)
   assert.match(text, /host: "\$\{ADMIN_HOST:-127\.0\.0\.1\}"/)
@@ -120,7 +163,7 @@ test('the gateway reads the mounted example config at the path the image runs wi
   const argv = JSON.parse(cmd[1]) as string[]
   const configPath = argv[argv.indexOf('--config') + 1]
   assert.equal(configPath, '/etc/gatehouse/gateway.yaml')
-  const gw = mounts('gateway')
+  const gw = mounts('gateway-1')
   assert.ok(gw.some((m) => m.source === 'examples/gateway.yaml' && m.target === configPath))
   const servicesDir = posix.join(posix.dirname(configPath), gatewayConfig.servicesDir)
   assert.ok(gw.some((m) => m.source === 'examples/services.d' && m.target === servicesDir))
@@ -129,7 +172,7 @@ test('the gateway reads the mounted example config at the path the image runs wi
 })
 
 test('sample services run from the same image with their built server', () => {
-  const image = compose.services.gateway.image
+  const image = compose.services['gateway-1']!.image
   for (const name of ['users', 'orders', 'identity']) {
     const svc = compose.services[name]
     assert.ok(svc, `compose has ${name}`)
@@ -153,7 +196,7 @@ test('Prometheus scrapes the gateway admin port', () => {
   const job = config.scrape_configs.find((j: { job_name: string }) => j.job_name === 'gatehouse')
   assert.ok(job)
   assert.equal(job.metrics_path ?? '/metrics', '/metrics')
-  assert.deepEqual(job.static_configs[0].targets, [`gateway:${gatewayPorts().adminPort}`])
+  assert.deepEqual(job.static_configs[0].targets, REPLICAS.map((r) => `${r}:${gatewayPorts().adminPort}`))
   for (const rules of config.rule_files ?? []) {
     assert.ok(!posix.isAbsolute(rules), 'rule files resolve inside the mounted folder')
   }

@@ -82,10 +82,21 @@ async function stopChild (child: ChildProcess): Promise<void> {
   clearTimeout(timer)
 }
 
-async function startOn (bin: string, port: number, dir: string): Promise<RedisServer> {
+export interface RedisServerOptions {
+  // A port of the caller's (a restart on the port the clients know); default: a free one.
+  port?: number
+  // The caller's dir, kept at stop (a restart reads its append-only file); default: a temp dir of its own.
+  dir?: string
+  // Every write fsync'ed to an append-only file in `dir` before it is answered: a
+  // redis-server killed with SIGKILL and started again on the same dir has lost nothing.
+  appendOnly?: boolean
+}
+
+async function startOn (bin: string, port: number, dir: string, appendOnly = false): Promise<RedisServer> {
   const child = spawn(bin, [
     '--port', String(port), '--bind', '127.0.0.1',
-    '--save', '', '--appendonly', 'no', '--dir', dir,
+    '--save', '', '--dir', dir,
+    ...(appendOnly ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
     // The log goes to stdout, where readiness is read from.
     '--logfile', '', '--daemonize', 'no',
   ], { stdio: ['ignore', 'pipe', 'pipe'] })
@@ -110,20 +121,21 @@ async function startOn (bin: string, port: number, dir: string): Promise<RedisSe
   }
 }
 
-export async function startRedisServer (bin = redisServerBinary()): Promise<RedisServer> {
-  const dir = await mkdtemp(join(tmpdir(), 'gatehouse-redis-'))
-  const removeDir = () => rm(dir, { recursive: true, force: true })
+export async function startRedisServer (bin = redisServerBinary(), opts: RedisServerOptions = {}): Promise<RedisServer> {
+  const owned = opts.dir === undefined
+  const dir = opts.dir ?? await mkdtemp(join(tmpdir(), 'gatehouse-redis-'))
+  const removeDir = () => (owned ? rm(dir, { recursive: true, force: true }) : Promise.resolve())
   try {
     for (let attempt = 1; ; attempt++) {
       try {
-        const server = await startOn(bin, await freePort(), dir)
+        const server = await startOn(bin, opts.port ?? await freePort(), dir, opts.appendOnly)
         return {
           ...server,
           stop: async () => { await server.stop(); await removeDir() },
-          stopNow: () => { server.stopNow(); rmSync(dir, { recursive: true, force: true }) },
+          stopNow: () => { server.stopNow(); if (owned) rmSync(dir, { recursive: true, force: true }) },
         }
       } catch (err) {
-        if (attempt < PORT_ATTEMPTS && PORT_TAKEN.test((err as Error).message)) continue
+        if (attempt < PORT_ATTEMPTS && opts.port === undefined && PORT_TAKEN.test((err as Error).message)) continue
         throw err
       }
     }

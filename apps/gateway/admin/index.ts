@@ -31,7 +31,8 @@ export async function buildAdmin ({ ctx, current, reloader }: AdminDeps): Promis
   admin.get('/livez', async () => ({ status: 'ok' }))
   admin.get('/readyz', async (_request, reply) => {
     const { listening, draining } = ctx.state
-    if (draining || !listening) {
+    // A cluster instance is ready once it serves the registry's services too (SPEC "Cluster").
+    if (draining || !listening || !reloader.registryLoaded) {
       return reply.code(503).send({ status: draining ? 'draining' : 'starting' })
     }
     return { status: 'ready' }

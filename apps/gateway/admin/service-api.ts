@@ -4,7 +4,7 @@ import type { GatewayContext } from '../context.ts'
 import type { Generation } from '../generation.ts'
 import type { ChangeOutcome, Reloader } from '../reload/index.ts'
 import { parseYaml } from '../config/index.ts'
-import { Conflict, InternalError, InvalidConfig, NotFound, type GatewayError } from '../../../plugins/errors/index.ts'
+import { Conflict, InternalError, InvalidConfig, NotFound, RegistryUnavailable, type GatewayError } from '../../../plugins/errors/index.ts'
 import { describeService } from './describe-services.ts'
 
 // PUT/DELETE /admin/services/:name. Registered inside the admin API scope, so the admin
@@ -32,6 +32,7 @@ function toError (outcome: Exclude<ChangeOutcome, { ok: true }>): GatewayError {
     case 'invalid': return invalid(outcome.errors)
     case 'conflict': return new Conflict(outcome.message)
     case 'not-found': return new NotFound(outcome.message)
+    case 'unavailable': return new RegistryUnavailable(outcome.message)
     default: return new InternalError(outcome.message)
   }
 }

@@ -83,8 +83,8 @@ export function resolveConfig (raw: unknown, opts: { file?: string | null, baseD
 }
 
 export interface ServiceDefinitionOptions {
-  file: string // stored as ServiceConfig.file (except for source 'admin'); the problem file unless `label`
-  source: 'servicesDir' | 'admin'
+  file: string // stored as ServiceConfig.file (only for source 'servicesDir'); the problem file unless `label`
+  source: 'servicesDir' | 'admin' | 'registry'
   baseDir: string // relative paths (upstreamTls.ca) resolve against it
   env?: Env
   label?: string // problem file name, e.g. services.d/orders.yaml
@@ -105,7 +105,7 @@ export function parseServiceDefinition (raw: unknown, opts: ServiceDefinitionOpt
     service = resolveService(prepared.value as RawService, '', {
       report: (path, message) => semantic.push({ path, message }),
       baseDir: opts.baseDir
-    }, opts.source === 'admin' ? { source: 'admin' } : { source: opts.source, file: opts.file })
+    }, opts.source === 'servicesDir' ? { source: opts.source, file: opts.file } : { source: opts.source })
   }
   const problems = withFile(label, firstPerPath([...prepared.problems, ...semantic]))
   return { service: problems.length === 0 ? service : null, problems }

@@ -7,6 +7,7 @@ import { RateLimitSchema, resolveRateLimit } from '../../../plugins/rate-limit/s
 import { IpAccessSchema, normalizeCidr, resolveIpAccess } from '../../../plugins/ip-access/schema.ts'
 import { CompressionSchema, resolveCompression } from '../../../plugins/compression/schema.ts'
 import { resolveTracing, TracingSchema } from '../../../plugins/tracing/schema.ts'
+import { RegistrySchema, resolveRegistry } from '../../../plugins/registry/schema.ts'
 import {
   AdminSchema, LoggingSchema,
   ServerSchema, ServiceSchema, TRUST_PROXY_HINT,
@@ -113,6 +114,7 @@ export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): Gatew
   const rawIpAccess = section<Raw<'ipAccess'>>(IpAccessSchema, 'ipAccess')
   const rawCompression = section<Raw<'compression'>>(CompressionSchema, 'compression')
   const rawTracing = section<Raw<'tracing'>>(TracingSchema, 'tracing')
+  const rawRegistry = section<Raw<'registry'>>(RegistrySchema, 'registry')
   const rawServicesDir = value.servicesDir
   if (rawServicesDir !== undefined && (typeof rawServicesDir !== 'string' || rawServicesDir === '')) sound = false
 
@@ -139,6 +141,7 @@ export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): Gatew
   const ipAccessConfig = rawIpAccess === undefined ? null : resolveIpAccess(rawIpAccess, 'ipAccess', report)
   const compressionConfig = rawCompression === undefined ? false : resolveCompression(rawCompression, 'compression', report)
   const tracingConfig = resolveTracing(rawTracing, 'tracing', report)
+  const registryConfig = rawRegistry === undefined ? null : resolveRegistry(rawRegistry, 'registry', report)
   const parts = { services, servicesDir, jwt: rawAuth === undefined && value.auth !== undefined ? null : jwtConfig !== null }
   if (!sound) return { ...parts, config: null }
   return {
@@ -158,6 +161,7 @@ export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): Gatew
       ipAccess: ipAccessConfig,
       compression: compressionConfig,
       tracing: tracingConfig,
+      registry: registryConfig,
       services
     }
   }

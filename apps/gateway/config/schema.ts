@@ -11,6 +11,7 @@ import { TLS_MIN_VERSIONS } from '../tls/protocol-policy.ts'
 import { ProxyServiceProps, RouteCoreProps } from '../../../plugins/proxy/schema.ts'
 import { WebSocketServiceProps } from '../../../plugins/websocket/schema.ts'
 import { TracingSchema } from '../../../plugins/tracing/schema.ts'
+import { RegistrySchema } from '../../../plugins/registry/schema.ts'
 
 // The raw YAML, key for key as in SPEC.md "Configuration". Every object is closed
 // (additionalProperties: false): a typo such as `rateLimt` must fail, not silently
@@ -98,6 +99,7 @@ export const GatewaySchema = Strict({
   ipAccess: Type.Optional(IpAccessSchema),
   compression: Type.Optional(CompressionSchema),
   tracing: Type.Optional(TracingSchema),
+  registry: Type.Optional(RegistrySchema),
   services: Type.Optional(Type.Array(ServiceSchema))
 })
 

@@ -19,7 +19,7 @@ function locate (services: ServiceConfig[], index: number): { file: string, path
     return { file: s.file === undefined ? '<inline>' : basename(s.file), path: key => joinPath(joinPath('services', i), key) }
   }
   if (s.source === 'servicesDir' && s.file !== undefined) return { file: servicesDirLabel(s.file), path: key => key }
-  return { file: '<admin>', path: key => key }
+  return { file: s.source === 'registry' ? '<registry>' : '<admin>', path: key => key }
 }
 
 function describe (services: ServiceConfig[], index: number, key: string): string {

@@ -11,10 +11,11 @@ import type { CacheConfig } from '../../../plugins/cache/schema.ts'
 import type { CompressionConfig } from '../../../plugins/compression/schema.ts'
 import type { TracingConfig } from '../../../plugins/tracing/schema.ts'
 import type { TlsConfig } from '../tls/protocol-policy.ts'
+import type { RegistryConfig } from '../../../plugins/registry/schema.ts'
 
 export type {
   AuthMode, CacheConfig, CircuitBreakerConfig, CompressionConfig, ConfigProblem, CorsConfig, HealthCheckConfig,
-  IpAccessConfig, JwtConfig, RateLimitBy, RateLimitConfig, RateLimitPolicy, UpstreamTlsConfig,
+  IpAccessConfig, JwtConfig, RateLimitBy, RateLimitConfig, RateLimitPolicy, RegistryConfig, UpstreamTlsConfig,
 }
 
 export type RouteConfig = RouteCore & AuthRouteFields & RateLimitRouteFields
@@ -63,5 +64,6 @@ export interface GatewayConfig {
   ipAccess: IpAccessConfig | null
   compression: CompressionConfig
   tracing: TracingConfig | null // null = no tracing
+  registry: RegistryConfig | null // null = admin services go to servicesDir (or memory)
   services: ServiceConfig[]
 }

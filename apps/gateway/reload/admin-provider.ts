@@ -7,17 +7,20 @@ import { checkServiceSet, expandString, parseServiceDefinition } from '../config
 import { removeFile, stageFile, type StagedFile } from './atomic-file.ts'
 import type { ConfigApplier, ServiceSources } from './applier.ts'
 import { composeSources } from './applier.ts'
+import type { RegistryProvider } from './registry-provider.ts'
 
 // The admin provider: `PUT`/`DELETE /admin/services/:name`. Its rules (the main file's
 // services are read-only, names and prefixes unique across every source, no `${VAR}` in
 // a body) are checked before the change reaches the applier; with a servicesDir the
 // change is written back there (the file provider then sees its own write, a no-op),
-// without one it lives in memory (`source: admin`).
+// without one it lives in memory (`source: admin`). With a cluster registry the change
+// goes to Redis instead (registry-provider.ts), and the files of this instance are as
+// read-only as the main file: every instance has its own copy of them.
 
 export type ChangeOutcome =
   | { ok: true, created: boolean }
   | { ok: false, reason: 'invalid', errors: string[] }
-  | { ok: false, reason: 'conflict' | 'not-found' | 'failed', message: string }
+  | { ok: false, reason: 'conflict' | 'not-found' | 'failed' | 'unavailable', message: string }
 
 const ADMIN_LABEL = '<admin>'
 
@@ -65,10 +68,12 @@ const FAILED_BUILD = 'The new routing table could not be built; the running conf
 export class AdminProvider {
   readonly #ctx: GatewayContext
   readonly #applier: ConfigApplier
+  readonly #registry: RegistryProvider | null
 
-  constructor (opts: { ctx: GatewayContext, applier: ConfigApplier }) {
+  constructor (opts: { ctx: GatewayContext, applier: ConfigApplier, registry: RegistryProvider | null }) {
     this.#ctx = opts.ctx
     this.#applier = opts.applier
+    this.#registry = opts.registry
   }
 
   put (name: string, raw: unknown): Promise<ChangeOutcome> {
@@ -95,6 +100,10 @@ export class AdminProvider {
     const body: Record<string, unknown> = { name, ...rest }
     const references = envReferences(body, '', [])
     if (references.length > 0) return { ok: false, reason: 'invalid', errors: references }
+    if (this.#registry !== null) {
+      if (existing?.source === 'servicesDir') return this.#localFile(existing, 'change')
+      return this.#registry.put(name, body)
+    }
 
     const dir = this.#ctx.config.servicesDir
     // A service replaced keeps its file, whatever that file is called.
@@ -122,7 +131,7 @@ export class AdminProvider {
       admin.splice(at === -1 ? admin.length : at, 0, service)
     }
     const next: ServiceSources = {
-      config: current.config,
+      ...current,
       servicesDir: file === null ? current.servicesDir.filter(keep) : [...current.servicesDir.filter(keep), service].sort(byFile),
       admin,
     }
@@ -158,12 +167,18 @@ export class AdminProvider {
     if (this.#applier.closed) return { ok: false, reason: 'failed', message: 'The gateway is shutting down' }
     const current = this.#applier.current()
     const existing = composeSources(current).find((s) => s.name === name)
+    // With a registry, Redis says whether the name exists (this copy may be behind).
+    if (existing === undefined && this.#registry !== null) return this.#registry.delete(name)
     if (existing === undefined) return { ok: false, reason: 'not-found', message: `No service named "${name}"` }
     if (existing.source === 'config') {
       return { ok: false, reason: 'conflict', message: `Service "${name}" is defined in the main config file; remove it there` }
     }
+    if (this.#registry !== null) {
+      if (existing.source === 'servicesDir') return this.#localFile(existing, 'remove')
+      return this.#registry.delete(name)
+    }
     const keep = (s: ServiceConfig) => s !== existing
-    const event = await this.#applier.commit('admin', { config: current.config, servicesDir: current.servicesDir.filter(keep), admin: current.admin.filter(keep) })
+    const event = await this.#applier.commit('admin', { ...current, servicesDir: current.servicesDir.filter(keep), admin: current.admin.filter(keep) })
     if (event.result === 'failure') return { ok: false, reason: 'failed', message: FAILED_BUILD }
     if (existing.source === 'servicesDir' && existing.file !== undefined) {
       try {
@@ -175,6 +190,11 @@ export class AdminProvider {
       }
     }
     return { ok: true, created: false }
+  }
+
+  #localFile (existing: ServiceConfig, verb: 'change' | 'remove'): ChangeOutcome {
+    const where = existing.file === undefined ? 'servicesDir' : `servicesDir (${basename(existing.file)})`
+    return { ok: false, reason: 'conflict', message: `Service "${existing.name}" is defined in ${where} of each instance; ${verb} it there` }
   }
 
   #writeFailed (what: string, err: unknown): ChangeOutcome {

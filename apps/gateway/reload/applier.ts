@@ -10,12 +10,12 @@ export type { ReloadEvent, ReloadTrigger } from './report.ts'
 // The one place the running service set changes. Providers (file-provider.ts: the main
 // file, SIGHUP and the servicesDir watch; admin-provider.ts: the admin API) each hand in
 // their own services; the applier validates the whole set, builds the next generation
-// and swaps it in, one change at a time (Traefik's provider/watcher split). A cluster
-// registry is one more provider: one more source below.
+// and swaps it in, one change at a time (Traefik's provider/watcher split); the cluster
+// registry (registry-provider.ts) is one more provider and source.
 
 // Every provider's services; the running set is their concatenation in SOURCES order.
 export type ServiceSources = Record<ServiceSource, ServiceConfig[]>
-const SOURCES: readonly ServiceSource[] = ['config', 'servicesDir', 'admin']
+const SOURCES: readonly ServiceSource[] = ['config', 'servicesDir', 'admin', 'registry']
 
 export function composeSources (sources: ServiceSources): ServiceConfig[] {
   return SOURCES.flatMap((s) => sources[s])
@@ -75,7 +75,7 @@ export class ConfigApplier extends EventEmitter {
 
   // The running set, split by the provider each service came from.
   current (): ServiceSources {
-    const out: ServiceSources = { config: [], servicesDir: [], admin: [] }
+    const out: ServiceSources = { config: [], servicesDir: [], admin: [], registry: [] }
     for (const s of this.#ctx.config.services) out[s.source].push(s)
     return out
   }

@@ -95,9 +95,9 @@ export class FileProvider {
       logger.warn({ keys: restart.other }, `config change needs a restart; ignored until then: ${restart.other.join(', ')}`)
     }
     const next = {
+      ...this.#applier.current(),
       config: config.services.filter((s) => s.source === 'config'),
       servicesDir: config.services.filter((s) => s.source === 'servicesDir'),
-      admin: this.#applier.current().admin,
     }
     const dirBefore = ctx.config.servicesDir
     // Live settings are in place while the next generation is built (its plugins read

@@ -6,9 +6,10 @@ import { ConfigApplier, type ReloadEvent, type ReloadTrigger } from './applier.t
 import { FileProvider } from './file-provider.ts'
 import { AdminProvider, type ChangeOutcome } from './admin-provider.ts'
 import { createReloadReport } from './report.ts'
+import { RegistryProvider } from './registry-provider.ts'
 
-// The gateway's one handle on config change: the providers (files, admin API) wired to
-// the one applier. Emits 'reload' with every ReloadEvent.
+// The gateway's one handle on config change: the providers (files, admin API, the
+// cluster registry when configured) wired to the one applier. Emits 'reload' with every ReloadEvent.
 
 export type { ChangeOutcome } from './admin-provider.ts'
 export type { ReloadEvent, ReloadTrigger } from './applier.ts'
@@ -24,13 +25,15 @@ export class Reloader extends EventEmitter {
   readonly #applier: ConfigApplier
   readonly #files: FileProvider
   readonly #admin: AdminProvider
+  readonly #registry: RegistryProvider | null
 
   constructor (opts: ReloaderOptions) {
     super()
     const report = createReloadReport({ metrics: opts.ctx.metrics, logger: opts.ctx.logger })
     this.#applier = new ConfigApplier({ ctx: opts.ctx, applyServices: opts.applyServices, report })
     this.#files = new FileProvider({ ctx: opts.ctx, applier: this.#applier, env: opts.env, debounceMs: opts.debounceMs })
-    this.#admin = new AdminProvider({ ctx: opts.ctx, applier: this.#applier })
+    this.#registry = opts.ctx.config.registry === null ? null : new RegistryProvider({ ctx: opts.ctx, applier: this.#applier })
+    this.#admin = new AdminProvider({ ctx: opts.ctx, applier: this.#applier, registry: this.#registry })
     this.#applier.on('reload', (event: ReloadEvent) => this.emit('reload', event))
   }
 
@@ -52,6 +55,21 @@ export class Reloader extends EventEmitter {
     return this.#admin.delete(name)
   }
 
+  // Connects the cluster registry and applies the stored services (bounded by the connect
+  // timeout; without Redis the gateway starts not ready and loads them when Redis answers).
+  async start (): Promise<void> {
+    await this.#registry?.start()
+  }
+
+  // /readyz: the stored services are running (always true without a registry).
+  get registryLoaded (): boolean {
+    return this.#registry === null || this.#registry.loaded
+  }
+
+  whenRegistryLoaded (): Promise<void> {
+    return this.#registry?.whenLoaded() ?? Promise.resolve()
+  }
+
   // Start watching servicesDir (no-op without one). server.ts calls it for the real
   // process; tests call it when they need the watcher.
   watch (): void {
@@ -64,6 +82,7 @@ export class Reloader extends EventEmitter {
     const closing = this.#applier.close()
     this.#files.close()
     await closing
+    await this.#registry?.close()
   }
 }
 

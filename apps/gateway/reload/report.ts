@@ -3,7 +3,8 @@ import type { ConfigProblem } from '../../../lib/config-types.ts'
 import { formatProblem } from '../config/index.ts'
 import type { GatewayMetrics } from '../../../plugins/metrics/index.ts'
 
-export type ReloadTrigger = 'watch' | 'sighup' | 'admin' | 'manual'
+// registry: the cluster registry announced a change (or reconnected).
+export type ReloadTrigger = 'watch' | 'sighup' | 'admin' | 'manual' | 'registry'
 
 export interface ReloadEvent {
   trigger: ReloadTrigger

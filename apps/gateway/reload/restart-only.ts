@@ -38,6 +38,8 @@ const OTHER_KEYS = [
   ['rateLimit', (c: GatewayConfig) => c.rateLimit ?? IMPLIED_RATE_LIMIT],
   // The span exporter and its queue live as long as the process.
   ['tracing', (c: GatewayConfig) => c.tracing],
+  // The registry's connections and subscription live as long as the process.
+  ['registry', (c: GatewayConfig) => c.registry],
 ] as const
 
 // Read by plugins when a generation is built (never per request from ctx.config).
