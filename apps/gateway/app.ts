@@ -24,6 +24,7 @@ import { upstreamAgentOptions } from './tls/upstream-agents.ts'
 import { acceptsWebSocket, Tunnels, upgradeResponse } from '../../plugins/websocket/index.ts'
 import { onResponseClosed } from '../../plugins/request-context/index.ts'
 import type { UpstreamState } from '../../lib/service-runtime.ts'
+import { createEgressProxy, type EgressLookup, type EgressProxy } from '../../plugins/egress/index.ts'
 
 export interface Gateway {
   readonly ctx: GatewayContext
@@ -40,6 +41,9 @@ export interface Gateway {
   applyServices: (services: ServiceConfig[]) => Promise<void>
   // servicesDir watch, SIGHUP and admin API changes, validated and applied one at a time.
   readonly reloader: Reloader
+  // The egress port's proxy (plugins/egress), null without an `egress` section; server.ts
+  // makes it listen.
+  readonly egress: EgressProxy | null
   close: () => Promise<void>
 }
 
@@ -69,6 +73,8 @@ export interface BuildOptions {
   logger?: FastifyBaseLogger
   // Internal tuning of JWT key handling (JWKS cool-down, timeouts); tests shorten them.
   auth?: AuthKeyOptions
+  // The egress port's resolver (dns.lookup by default); tests answer as they need.
+  egressLookup?: EgressLookup
 }
 
 // Builds the gateway from a resolved config. Never listens (server.ts does).
@@ -193,6 +199,19 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
   }
 
   const reloader = createReloader({ ctx, applyServices })
+  // Reads ctx.config.egress per request: SIGHUP's live keys apply to the next one.
+  const egress = config.egress === null
+    ? null
+    : createEgressProxy({
+      settings: () => ctx.config.egress ?? config.egress!,
+      keys: ctx.auth,
+      metrics: ctx.metrics,
+      logger,
+      accessLog: () => ctx.config.logging.access,
+      store: () => ctx.rateLimitStore,
+      onStoreError: () => ctx.config.rateLimit?.onStoreError ?? 'local',
+      ...(options.egressLookup !== undefined ? { lookup: options.egressLookup } : {}),
+    })
   const admin = await buildAdmin({ ctx, current: () => generation, reloader })
 
   let closing: Promise<void> | null = null
@@ -202,6 +221,7 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
     // Health checks and breaker timers first: an in-flight check must not hold the agent open.
     resilience.close()
     await admin.close()
+    egress?.cutAll()
     for (const s of retired.keys()) s.onIdle?.()
     await Promise.all(retired.values())
     await generation.app.close()
@@ -223,6 +243,7 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
     current: () => generation,
     applyServices,
     reloader,
+    egress,
     // Once: a second call (a signal during shutdown, a test's cleanup) waits for the first.
     close () {
       closing ??= closeAll()

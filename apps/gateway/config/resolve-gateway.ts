@@ -6,12 +6,13 @@ import { resolveService } from './resolve-service.ts'
 import { RateLimitSchema, resolveRateLimit } from '../../../plugins/rate-limit/schema.ts'
 import { IpAccessSchema, normalizeCidr, resolveIpAccess } from '../../../plugins/ip-access/schema.ts'
 import { CompressionSchema, resolveCompression } from '../../../plugins/compression/schema.ts'
+import { EgressSchema, resolveEgress } from '../../../plugins/egress/schema.ts'
 import {
   AdminSchema, LoggingSchema,
   ServerSchema, ServiceSchema, TRUST_PROXY_HINT,
   type RawGateway, type RawService
 } from './schema.ts'
-import type { GatewayConfig, ServerConfig, ServiceConfig } from './types.ts'
+import type { EgressConfig, GatewayConfig, ServerConfig, ServiceConfig } from './types.ts'
 import { AuthSchema, resolveJwt } from '../../../plugins/auth/schema.ts'
 import { cipherProblem, DEFAULT_TLS_PROTOCOL, effectiveCiphers, type TlsConfig } from '../tls/protocol-policy.ts'
 
@@ -94,6 +95,17 @@ function server (input: Raw<'server'>, ctx: Ctx): ServerConfig {
   }
 }
 
+// Rules of the egress section that need other sections: a token needs auth.jwt's keys,
+// and its listener is a port of its own.
+function egressProblems (egress: EgressConfig, others: { jwt: boolean, auth: boolean, server: ServerConfig, adminPort: number }, report: Report) {
+  if (egress.auth === 'required' && !others.jwt && others.auth) {
+    report('egress.auth', 'required needs auth.jwt (the keys that verify Proxy-Authorization tokens); or set auth: none')
+  }
+  if (egress.port !== 0 && (egress.port === others.server.port || egress.port === others.adminPort || egress.port === others.server.httpRedirect?.port)) {
+    report('egress.port', 'must differ from server.port, admin.port and server.httpRedirect.port')
+  }
+}
+
 // `value` is the normalised tree (see validate.ts), whose schema problems are reported.
 export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): GatewayParts {
   const { report } = ctx
@@ -111,6 +123,7 @@ export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): Gatew
   const rawRateLimit = section<Raw<'rateLimit'>>(RateLimitSchema, 'rateLimit')
   const rawIpAccess = section<Raw<'ipAccess'>>(IpAccessSchema, 'ipAccess')
   const rawCompression = section<Raw<'compression'>>(CompressionSchema, 'compression')
+  const rawEgress = section<Raw<'egress'>>(EgressSchema, 'egress')
   const rawServicesDir = value.servicesDir
   if (rawServicesDir !== undefined && (typeof rawServicesDir !== 'string' || rawServicesDir === '')) sound = false
 
@@ -136,6 +149,8 @@ export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): Gatew
   const rateLimitConfig = rawRateLimit === undefined ? null : resolveRateLimit(rawRateLimit, 'rateLimit', report)
   const ipAccessConfig = rawIpAccess === undefined ? null : resolveIpAccess(rawIpAccess, 'ipAccess', report)
   const compressionConfig = rawCompression === undefined ? false : resolveCompression(rawCompression, 'compression', report)
+  const egressConfig = rawEgress === undefined ? null : resolveEgress(rawEgress, 'egress', report)
+  if (egressConfig !== null) egressProblems(egressConfig, { jwt: jwtConfig !== null, auth: rawAuth !== undefined || value.auth === undefined, server: srv, adminPort }, report)
   const parts = { services, servicesDir, jwt: rawAuth === undefined && value.auth !== undefined ? null : jwtConfig !== null }
   if (!sound) return { ...parts, config: null }
   return {
@@ -154,6 +169,7 @@ export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): Gatew
       rateLimit: rateLimitConfig,
       ipAccess: ipAccessConfig,
       compression: compressionConfig,
+      egress: egressConfig,
       services
     }
   }

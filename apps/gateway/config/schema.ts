@@ -10,6 +10,7 @@ import { CompressionSchema } from '../../../plugins/compression/schema.ts'
 import { TLS_MIN_VERSIONS } from '../tls/protocol-policy.ts'
 import { ProxyServiceProps, RouteCoreProps } from '../../../plugins/proxy/schema.ts'
 import { WebSocketServiceProps } from '../../../plugins/websocket/schema.ts'
+import { EgressSchema } from '../../../plugins/egress/schema.ts'
 
 // The raw YAML, key for key as in SPEC.md "Configuration". Every object is closed
 // (additionalProperties: false): a typo such as `rateLimt` must fail, not silently
@@ -96,6 +97,7 @@ export const GatewaySchema = Strict({
   rateLimit: Type.Optional(RateLimitSchema),
   ipAccess: Type.Optional(IpAccessSchema),
   compression: Type.Optional(CompressionSchema),
+  egress: Type.Optional(EgressSchema),
   services: Type.Optional(Type.Array(ServiceSchema))
 })
 

@@ -10,9 +10,10 @@ import type { CorsConfig } from '../../../plugins/cors/schema.ts'
 import type { CacheConfig } from '../../../plugins/cache/schema.ts'
 import type { CompressionConfig } from '../../../plugins/compression/schema.ts'
 import type { TlsConfig } from '../tls/protocol-policy.ts'
+import type { EgressConfig } from '../../../plugins/egress/schema.ts'
 
 export type {
-  AuthMode, CacheConfig, CircuitBreakerConfig, CompressionConfig, ConfigProblem, CorsConfig, HealthCheckConfig,
+  AuthMode, CacheConfig, CircuitBreakerConfig, CompressionConfig, ConfigProblem, CorsConfig, EgressConfig, HealthCheckConfig,
   IpAccessConfig, JwtConfig, RateLimitBy, RateLimitConfig, RateLimitPolicy, UpstreamTlsConfig,
 }
 
@@ -61,5 +62,6 @@ export interface GatewayConfig {
   rateLimit: RateLimitConfig | null // null = no rate limiting at all
   ipAccess: IpAccessConfig | null
   compression: CompressionConfig
+  egress: EgressConfig | null // null = no egress listener
   services: ServiceConfig[]
 }
