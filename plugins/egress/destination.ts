@@ -34,7 +34,8 @@ export function canonicalHost (raw: string): string | null {
   if (raw === '' || raw.length > 255) return null
   let hostname: string
   try {
-    hostname = new URL(`http://${raw}/`).hostname
+    // A bare IPv6 address (a config entry's `::1`) is bracketed as in a URL.
+    hostname = new URL(`http://${isIP(raw) === 6 ? `[${raw}]` : raw}/`).hostname
   } catch {
     return null
   }
