@@ -24,9 +24,21 @@ test('CONNECT opens a byte tunnel once the destination is open; the log line com
   reply.socket.end()
   const line = await gw.waitForLog((l) => l.egress === true && l.method === 'CONNECT')
   assert.deepEqual({ ...line, time: 0, pid: 0, hostname: '', durationMs: 0, reqId: '' }, {
-    level: 30, time: 0, pid: 0, hostname: '', reqId: '', egress: true, method: 'CONNECT',
-    destination: `127.0.0.1:${echo.port}`, consumer: 'svc-a', status: 200, durationMs: 0,
-    bytesUp: 9, bytesDown: 9, clientIp: '127.0.0.1', msg: 'egress',
+    level: 30,
+    time: 0,
+    pid: 0,
+    hostname: '',
+    reqId: '',
+    egress: true,
+    method: 'CONNECT',
+    destination: `127.0.0.1:${echo.port}`,
+    consumer: 'svc-a',
+    status: 200,
+    durationMs: 0,
+    bytesUp: 9,
+    bytesDown: 9,
+    clientIp: '127.0.0.1',
+    msg: 'egress',
   })
   assert.equal(await metricValue(gw, 'gatehouse_egress_tunnels_active'), 0)
   assert.equal(await metricValue(gw, 'gatehouse_egress_requests_total', { destination: '127.0.0.1', method: 'CONNECT', code: '200' }), 1)

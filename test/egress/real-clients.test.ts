@@ -71,7 +71,11 @@ test('Node fetch with NODE_USE_ENV_PROXY=1 uses HTTPS_PROXY and HTTP_PROXY uncha
     console.log(JSON.stringify({ a, b: b.url }))`
   const proxy = `http://svc:${token}@127.0.0.1:${gw.egressPort}`
   const child = spawnNode(t, ['--input-type=module', '-e', script], {
-    NODE_USE_ENV_PROXY: '1', HTTPS_PROXY: proxy, HTTP_PROXY: proxy, NO_PROXY: '', no_proxy: '',
+    NODE_USE_ENV_PROXY: '1',
+    HTTPS_PROXY: proxy,
+    HTTP_PROXY: proxy,
+    NO_PROXY: '',
+    no_proxy: '',
     NODE_EXTRA_CA_CERTS: secure.cert.cert,
   })
   assert.equal(await child.exited, 0, child.stderr())
