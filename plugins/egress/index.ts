@@ -58,6 +58,7 @@ interface Admission {
 }
 
 const DENIED = 'denied'
+const BYTES_FLUSH_MS = 1000
 
 function clientIp (socket: Duplex & { remoteAddress?: string }): string {
   return socket.remoteAddress ?? ''
@@ -74,7 +75,19 @@ export function createEgressProxy (opts: EgressOptions): EgressProxy {
   const limit = createEgressLimiter({ store: opts.store, onStoreError: opts.onStoreError })
   // Pooled keep-alive connections to destinations (keyed by checked address and port).
   const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' })
-  const tunnels = new Set<OpenTunnel>()
+  // Open tunnels and the bytes of each already counted in gatehouse_egress_bytes_total:
+  // counted once a second (and at the end), not per chunk.
+  const tunnels = new Map<OpenTunnel, { destination: string, up: number, down: number }>()
+  let flusher: NodeJS.Timeout | null = null
+  function flushBytes (tunnel: OpenTunnel) {
+    const seen = tunnels.get(tunnel)
+    if (seen === undefined) return
+    const now = tunnel.bytes()
+    if (now.up > seen.up) metrics.egressBytes.inc({ destination: seen.destination, direction: 'up' }, now.up - seen.up)
+    if (now.down > seen.down) metrics.egressBytes.inc({ destination: seen.destination, direction: 'down' }, now.down - seen.down)
+    seen.up = now.up
+    seen.down = now.down
+  }
   let compiled: CompiledEgressPolicy | null = null
 
   function currentPolicy (): CompiledEgressPolicy {
@@ -188,11 +201,17 @@ export function createEgressProxy (opts: EgressOptions): EgressProxy {
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
     done.status = 200
     counted(done.destination, 'CONNECT', 200)
-    const tunnel = openTunnel({ client: socket, upstream, head, idleMs: config.timeouts.idleMs, ...byteCounters(done.destination) })
-    tunnels.add(tunnel)
+    const tunnel = openTunnel({ client: socket, upstream, head, idleMs: config.timeouts.idleMs })
+    tunnels.set(tunnel, { destination: done.destination, up: 0, down: 0 })
+    flusher ??= setInterval(() => { for (const t of tunnels.keys()) flushBytes(t) }, BYTES_FLUSH_MS).unref()
     metrics.egressTunnels.inc()
     const end = await tunnel.ended
+    flushBytes(tunnel)
     tunnels.delete(tunnel)
+    if (tunnels.size === 0 && flusher !== null) {
+      clearInterval(flusher)
+      flusher = null
+    }
     metrics.egressTunnels.dec()
     done.bytesUp = end.bytesUp
     done.bytesDown = end.bytesDown
@@ -270,7 +289,7 @@ export function createEgressProxy (opts: EgressOptions): EgressProxy {
       })
     },
     cutAll () {
-      for (const t of tunnels) t.cut()
+      for (const t of tunnels.keys()) t.cut()
       server.closeAllConnections()
       agent.destroy()
     },

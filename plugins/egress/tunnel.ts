@@ -15,6 +15,8 @@ export interface TunnelEnd {
 export interface OpenTunnel {
   // Cuts both sides (shutdown past server.timeouts.drain).
   cut: () => void
+  // Bytes moved so far (the destination socket's own counters: no per-chunk work).
+  bytes: () => { up: number, down: number }
   ended: Promise<TunnelEnd>
 }
 
@@ -23,9 +25,6 @@ export interface TunnelOptions {
   upstream: net.Socket
   head: Buffer
   idleMs: number
-  // Called per chunk, for the byte counters.
-  onUp: (bytes: number) => void
-  onDown: (bytes: number) => void
 }
 
 export function openTunnel (opts: TunnelOptions): OpenTunnel {
@@ -57,14 +56,8 @@ export function openTunnel (opts: TunnelOptions): OpenTunnel {
   for (const s of [client, upstream] as Array<Duplex & { setTimeout?: net.Socket['setTimeout'] }>) {
     s.setTimeout?.(opts.idleMs, () => cut('idle'))
   }
-  client.on('data', (c: Buffer) => opts.onUp(c.length))
-  upstream.on('data', (c: Buffer) => opts.onDown(c.length))
-
-  if (opts.head.length > 0) {
-    opts.onUp(opts.head.length)
-    upstream.write(opts.head)
-  }
+  if (opts.head.length > 0) upstream.write(opts.head)
   client.pipe(upstream)
   upstream.pipe(client)
-  return { cut: () => cut('cut'), ended }
+  return { cut: () => cut('cut'), bytes: () => ({ up: upstream.bytesWritten, down: upstream.bytesRead }), ended }
 }
