@@ -38,6 +38,7 @@ test('a minimal config with one service resolves to the SPEC defaults', async (t
     rateLimit: null,
     ipAccess: null,
     compression: false,
+    egress: null,
     services: [{
       name: 'users',
       prefix: '/api/users',
