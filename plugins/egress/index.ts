@@ -1,3 +1,6 @@
+// Longer than our ~250-line rule: the two request forms share one admission path (identity,
+// limit, allow-list, addresses) and one accounting path (metrics, access log, tunnel
+// bytes); kept together so the order SPEC fixes reads top to bottom in one place.
 import http from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { IncomingMessage, ServerResponse } from 'node:http'
