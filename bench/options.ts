@@ -16,6 +16,8 @@ export const USAGE = `usage: npm run bench -- [options]
                      (its own apps/gateway/cli.ts), named e.g. gatehouse-full@<sha>
   --load TOOL        wrk or autocannon (default: wrk when installed)
   --quick            a one-minute look: 3 rounds of 1 s warm-up + 1 s measured
+  --egress           the egress port instead: absolute-form GETs against tinyproxy and
+                     squid, and a 1 GiB CONNECT tunnel against a direct TCP copy
   --help             this text`
 
 export class UsageError extends Error {}
@@ -34,7 +36,7 @@ const B = { type: 'boolean' } as const
 export function parseOptions (argv: string[]) {
   let v
   try {
-    v = parseArgs({ args: argv, strict: true, options: { rounds: S, warmup: S, duration: S, connections: S, only: S, compare: S, load: S, quick: B, help: B } }).values
+    v = parseArgs({ args: argv, strict: true, options: { rounds: S, warmup: S, duration: S, connections: S, only: S, compare: S, load: S, quick: B, egress: B, help: B } }).values
   } catch (err) {
     throw new UsageError((err as Error).message)
   }
@@ -55,5 +57,6 @@ export function parseOptions (argv: string[]) {
     compare, // another checkout of this repository
     load: (v.load ?? null) as 'wrk' | 'autocannon' | null, // null: wrk when installed
     quick,
+    egress: v.egress === true,
   }
 }

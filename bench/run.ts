@@ -12,6 +12,7 @@ import { machineLine, packageVersion, writeReport, type Report } from './report.
 import { openSession, smokeCheck, Skip, ROOT, type Running, type Session } from './session.ts'
 import { runRounds } from './rounds.ts'
 import { summarise, tableRows, textTable } from './summary.ts'
+import { egressBench } from './egress.ts'
 
 const log = (line: string) => process.stdout.write(line + '\n')
 
@@ -104,7 +105,7 @@ export async function main (argv: string[]): Promise<number> {
   const session = await openSession()
   let code = 1
   try {
-    code = await bench(session, opts)
+    code = opts.egress ? await egressBench(session, opts, log) : await bench(session, opts)
   } catch (err) {
     if (!session.signal.aborted) throw err
     process.stderr.write(`bench: ${(session.signal.reason as Error).message}; nothing written\n`)

@@ -17,7 +17,7 @@ function portOf (variable: string, fallback: number): number {
   const url = process.env[variable]
   return url ? Number(new URL(url).port) : fallback
 }
-const SERVICES = { users: portOf('USERS_URL', 3001), orders: portOf('ORDERS_URL', 3002), identity: portOf('IDENTITY_URL', 3003) }
+const SERVICES = { users: portOf('USERS_URL', 3001), orders: portOf('ORDERS_URL', 3002), identity: portOf('IDENTITY_URL', 3003), partner: Number(process.env.PARTNER_PORT ?? 3004) }
 const SERVICE_READY_MS = 15_000
 const GATEWAY_READY_MS = 20_000
 // Longer than the example's server.timeouts.drain, so a draining gateway is not cut.
@@ -45,6 +45,7 @@ const cfg = withGateway ? readDemoConfig(CONFIG) : null
 
 const ports = Object.entries(SERVICES).map(([what, port]) => ({ port, what: `${what} service` }))
 if (cfg) ports.push({ port: cfg.publicPort, what: 'gateway public' }, { port: cfg.adminPort, what: 'gateway admin' })
+if (cfg?.egressPort) ports.push({ port: cfg.egressPort, what: 'gateway egress' })
 const busy = await busyPorts(ports)
 if (busy.length > 0) fail(busy.join('\nstart-demo: '))
 

@@ -25,6 +25,7 @@ import { acceptsWebSocket, Tunnels, upgradeResponse } from '../../plugins/websoc
 import { onResponseClosed } from '../../plugins/request-context/index.ts'
 import type { UpstreamState } from '../../lib/service-runtime.ts'
 import { attemptSpans, createTracing, DEFAULT_TRACING_OPTIONS, type TracingOptions } from '../../plugins/tracing/index.ts'
+import { createEgressProxy, type EgressLookup, type EgressProxy } from '../../plugins/egress/index.ts'
 
 export interface Gateway {
   readonly ctx: GatewayContext
@@ -41,6 +42,9 @@ export interface Gateway {
   applyServices: (services: ServiceConfig[]) => Promise<void>
   // servicesDir watch, SIGHUP and admin API changes, validated and applied one at a time.
   readonly reloader: Reloader
+  // The egress port's proxy (plugins/egress), null without an `egress` section; server.ts
+  // makes it listen.
+  readonly egress: EgressProxy | null
   close: () => Promise<void>
 }
 
@@ -72,6 +76,8 @@ export interface BuildOptions {
   auth?: AuthKeyOptions
   // Internal tuning of span export (queue bound, batch delay); tests shorten them.
   tracing?: Partial<TracingOptions>
+  // The egress port's resolver (dns.lookup by default); tests answer as they need.
+  egressLookup?: EgressLookup
 }
 
 // Builds the gateway from a resolved config. Never listens (server.ts does).
@@ -203,6 +209,19 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
 
   const reloader = createReloader({ ctx, applyServices })
   await reloader.start()
+  // Reads ctx.config.egress per request: SIGHUP's live keys apply to the next one.
+  const egress = config.egress === null
+    ? null
+    : createEgressProxy({
+      settings: () => ctx.config.egress ?? config.egress!,
+      keys: ctx.auth,
+      metrics: ctx.metrics,
+      logger,
+      accessLog: () => ctx.config.logging.access,
+      store: () => ctx.rateLimitStore,
+      onStoreError: () => ctx.config.rateLimit?.onStoreError ?? 'local',
+      ...(options.egressLookup !== undefined ? { lookup: options.egressLookup } : {}),
+    })
   const admin = await buildAdmin({ ctx, current: () => generation, reloader })
 
   let closing: Promise<void> | null = null
@@ -212,6 +231,7 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
     // Health checks and breaker timers first: an in-flight check must not hold the agent open.
     resilience.close()
     await admin.close()
+    egress?.cutAll()
     for (const s of retired.keys()) s.onIdle?.()
     await Promise.all(retired.values())
     await generation.app.close()
@@ -236,6 +256,7 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
     current: () => generation,
     applyServices,
     reloader,
+    egress,
     // Once: a second call (a signal during shutdown, a test's cleanup) waits for the first.
     close () {
       closing ??= closeAll()

@@ -19,6 +19,8 @@ export interface ListeningGateway {
   // The plain-HTTP listener of server.httpRedirect (308 to https), when configured.
   redirectServer: http.Server | null
   redirectUrl: string | null
+  // The egress port (plugins/egress) as http://host:port, null without an `egress` section.
+  egressUrl: string | null
   // Re-reads server.tls on file change and SIGHUP; null without tls.
   certificates: CertificateReloader | null
   // Stop accepting, let in-flight requests finish (bounded by timeouts.drain), close all.
@@ -31,6 +33,8 @@ export interface ListenOverrides {
   adminHost?: string
   adminPort?: number
   redirectPort?: number
+  egressHost?: string
+  egressPort?: number
 }
 
 function listen (server: PublicServer | http.Server, port: number, host: string): Promise<void> {
@@ -84,6 +88,17 @@ export async function listenGateway (gateway: Gateway, overrides: ListenOverride
       throw err
     }
   }
+  const egress = gateway.egress
+  const egressConfig = gateway.ctx.config.egress
+  if (egress !== null && egressConfig !== null) {
+    try {
+      await listen(egress.server, overrides.egressPort ?? egressConfig.port, overrides.egressHost ?? egressConfig.host)
+    } catch (err) {
+      publicServer.close()
+      redirectServer?.close()
+      throw err
+    }
+  }
   const adminUrl = await gateway.admin.listen({ host: overrides.adminHost ?? admin.host, port: overrides.adminPort ?? admin.port })
 
   let certificates: CertificateReloader | null = null
@@ -103,7 +118,8 @@ export async function listenGateway (gateway: Gateway, overrides: ListenOverride
   gateway.ctx.state.listening = true
   const publicUrl = urlOf(listener.scheme, publicServer)
   const redirectUrl = redirectServer === null ? null : urlOf('http', redirectServer)
-  logger.info({ publicUrl, redirectUrl: redirectUrl ?? undefined, http2: s.tls !== null && s.http2, adminUrl, services: gateway.current().services.length }, 'gateway listening')
+  const egressUrl = egress === null || !egress.server.listening ? null : urlOf('http', egress.server)
+  logger.info({ publicUrl, redirectUrl: redirectUrl ?? undefined, egressUrl: egressUrl ?? undefined, http2: s.tls !== null && s.http2, adminUrl, services: gateway.current().services.length }, 'gateway listening')
 
   let shuttingDown: Promise<void> | null = null
   async function drain () {
@@ -111,7 +127,9 @@ export async function listenGateway (gateway: Gateway, overrides: ListenOverride
     logger.info({ drainMs: s.timeouts.drainMs }, 'draining: no new connections, finishing in-flight requests')
     certificates?.close()
     if (onReload !== null) gateway.reloader.off('reload', onReload)
-    const closed = new Promise<void>((resolve) => publicServer.close(() => resolve()))
+    const publicClosed = new Promise<void>((resolve) => publicServer.close(() => resolve()))
+    // Egress requests finish; its tunnels run on until they end or the drain time is up.
+    const closed = Promise.all([publicClosed, egress?.stopAccepting()]).then(() => {})
     // A redirect is answered at once: nothing there to wait for.
     const redirectClosed = redirectServer === null
       ? Promise.resolve()
@@ -121,7 +139,7 @@ export async function listenGateway (gateway: Gateway, overrides: ListenOverride
     // Keep-alive connections go as soon as they are idle (HTTP/2 sessions get a GOAWAY);
     // busy ones when their response ends.
     listener.closeIdle()
-    const sweep = setInterval(() => listener.closeIdle(), 50)
+    const sweep = setInterval(() => { listener.closeIdle(); egress?.server.closeIdleConnections() }, 50)
     let timer: NodeJS.Timeout | undefined
     const timedOut = new Promise<boolean>((resolve) => { timer = setTimeout(() => resolve(true), s.timeouts.drainMs) })
     const cut = await Promise.race([closed.then(() => false), timedOut])
@@ -131,6 +149,7 @@ export async function listenGateway (gateway: Gateway, overrides: ListenOverride
       logger.warn('drain timeout reached: cutting the remaining connections')
       listener.closeAll()
       gateway.ctx.websockets.destroyAll()
+      egress?.cutAll()
       await closed
     }
     await redirectClosed
@@ -145,6 +164,7 @@ export async function listenGateway (gateway: Gateway, overrides: ListenOverride
     adminUrl,
     redirectServer,
     redirectUrl,
+    egressUrl,
     certificates,
     shutdown: () => (shuttingDown ??= drain()),
   }

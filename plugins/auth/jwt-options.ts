@@ -23,42 +23,53 @@ export const NO_KEY = Object.freeze(new Error('No key may verify this token'))
 
 type SecretCallback = (err: Error | null, secret: string | undefined) => void
 
-export function jwtOptions (keys: KeySource): FastifyJWTOptions {
-  const jwt = keys.jwt
+// The checks every verifier of `auth.jwt` tokens applies (the public port's @fastify/jwt
+// and the egress port's Proxy-Authorization), with the verifier caches.
+export function verifyChecks (jwt: KeySource['jwt']) {
   const tolerance = jwt.clockToleranceMs
   const required: string[] = []
   // fast-jwt skips a claim check when the claim is absent: a configured issuer or
   // audience must also be present, or a token without them would pass.
   if (jwt.issuer !== undefined) required.push('iss')
   if (jwt.audience !== undefined) required.push('aud')
+  return {
+    // A second check behind keyForToken, which only hands a key out for an alg that it
+    // may verify (HS* only to the secret): `none` never, whatever the config says.
+    algorithms: jwt.algorithms.filter((alg) => alg !== 'none') as Algorithm[],
+    clockTolerance: tolerance,
+    ...(jwt.issuer !== undefined ? { allowedIss: jwt.issuer } : {}),
+    ...(jwt.audience !== undefined ? { allowedAud: jwt.audience } : {}),
+    ...(required.length > 0 ? { requiredClaims: required } : {}),
+    cache: DEFAULT_VERIFY_CACHE_SIZE,
+    cacheTTL: DEFAULT_VERIFY_CACHE_TTL_MS,
+    // fast-jwt keeps an error until now + clockTolerance + this. A token that is not
+    // valid *yet* must not stay rejected once its nbf passes: never cache that one.
+    errorCacheTTL: (err: TokenError) => err.code === TokenError.codes.inactive
+      ? -(tolerance + 1)
+      : Math.max(-1, DEFAULT_ERROR_CACHE_MS - tolerance),
+  }
+}
 
+// The key of a decoded token's alg/kid, as keys.keyFor finds it (NO_KEY when none may verify it).
+export function keyForHeader (keys: KeySource, header: JoseHeader, cb: SecretCallback) {
+  const found = keys.keyFor(header)
+  if (typeof found === 'string') return cb(null, found)
+  if (found === null) return cb(NO_KEY, undefined)
+  found.then((key) => key === null ? cb(NO_KEY, undefined) : cb(null, key), () => cb(NO_KEY, undefined))
+}
+
+export function jwtOptions (keys: KeySource): FastifyJWTOptions {
   // Called with the decoded token (decode.complete: its header). Answers synchronously
   // for a known key; an unknown JWKS kid waits for the refresh (bounded by the JWKS wait).
   function keyForToken (_request: unknown, token: { header: JoseHeader }, cb: SecretCallback) {
-    const found = keys.keyFor(token.header)
-    if (typeof found === 'string') return cb(null, found)
-    if (found === null) return cb(NO_KEY, undefined)
-    found.then((key) => key === null ? cb(NO_KEY, undefined) : cb(null, key), () => cb(NO_KEY, undefined))
+    keyForHeader(keys, token.header, cb)
   }
 
   return {
     secret: keyForToken as FastifyJWTOptions['secret'],
     decode: { complete: true },
     verify: {
-      // A second check behind keyForToken, which only hands a key out for an alg that it
-      // may verify (HS* only to the secret): `none` never, whatever the config says.
-      algorithms: jwt.algorithms.filter((alg) => alg !== 'none') as Algorithm[],
-      clockTolerance: tolerance,
-      ...(jwt.issuer !== undefined ? { allowedIss: jwt.issuer } : {}),
-      ...(jwt.audience !== undefined ? { allowedAud: jwt.audience } : {}),
-      ...(required.length > 0 ? { requiredClaims: required } : {}),
-      cache: DEFAULT_VERIFY_CACHE_SIZE,
-      cacheTTL: DEFAULT_VERIFY_CACHE_TTL_MS,
-      // fast-jwt keeps an error until now + clockTolerance + this. A token that is not
-      // valid *yet* must not stay rejected once its nbf passes: never cache that one.
-      errorCacheTTL: (err: TokenError) => err.code === TokenError.codes.inactive
-        ? -(tolerance + 1)
-        : Math.max(-1, DEFAULT_ERROR_CACHE_MS - tolerance),
+      ...verifyChecks(keys.jwt),
       // Only `Authorization: Bearer` (bearer.ts), never a query string or a cookie.
       extractToken: (request) => bearerToken(request.headers.authorization) ?? undefined,
     },

@@ -5,6 +5,10 @@ import createError from '@fastify/error'
 export const BadRequest = createError('GW_BAD_REQUEST', '%s', 400)
 export const Unauthorized = createError('GW_UNAUTHORIZED', '%s', 401)
 export const Forbidden = createError('GW_FORBIDDEN', '%s', 403)
+// Egress (plugins/egress): the forward proxy's own answers.
+export const ProxyAuthRequired = createError('GW_PROXY_AUTH_REQUIRED', '%s', 407)
+export const EgressDenied = createError('GW_EGRESS_DENIED', '%s', 403)
+export const EgressPrivateAddress = createError('GW_EGRESS_PRIVATE_ADDRESS', '%s', 403)
 export const NotFound = createError('GW_NOT_FOUND', '%s', 404)
 export const RequestTimeout = createError('GW_REQUEST_TIMEOUT', '%s', 408)
 export const Conflict = createError('GW_CONFLICT', '%s', 409)
@@ -26,6 +30,7 @@ export const TITLES: Record<number, string> = {
   403: 'Forbidden',
   404: 'Not Found',
   405: 'Method Not Allowed',
+  407: 'Proxy Authentication Required',
   408: 'Request Timeout',
   409: 'Conflict',
   413: 'Payload Too Large',

@@ -111,6 +111,25 @@ export function createGatewayMetrics (registry: Registry = new Registry()) {
       help: 'Spans not exported: the export queue was full, or the collector failed or timed out',
       registers,
     }),
+    // Egress (plugins/egress): destination is an allow entry's `host` or `denied`, never
+    // a resolved address or a path.
+    egressRequests: new Counter({
+      name: 'gatehouse_egress_requests_total',
+      help: 'Egress requests and tunnels answered, by allow entry (or denied), method (CONNECT for tunnels) and status code',
+      labelNames: ['destination', 'method', 'code'] as const,
+      registers,
+    }),
+    egressTunnels: new Gauge({
+      name: 'gatehouse_egress_tunnels_active',
+      help: 'Open egress CONNECT tunnels',
+      registers,
+    }),
+    egressBytes: new Counter({
+      name: 'gatehouse_egress_bytes_total',
+      help: 'Bytes moved through egress by allow entry and direction (up = to the destination)',
+      labelNames: ['destination', 'direction'] as const,
+      registers,
+    }),
   }
   // Both results exist from the start, so the first reload (or failure) is an increase
   // Prometheus sees (plugins/metrics/known-series.ts starts the per-service ones).

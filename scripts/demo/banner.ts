@@ -7,6 +7,7 @@ import { expandEnv } from '../../apps/gateway/config/expand-env.ts'
 export interface DemoConfig {
   publicPort: number
   adminPort: number
+  egressPort: number | null
   jwt: { secret: string; issuer?: string; audience?: string }
 }
 
@@ -16,6 +17,7 @@ export function readDemoConfig (file: string): DemoConfig {
   const raw = value as {
     server?: { port?: number }
     admin?: { port?: number }
+    egress?: { port?: number }
     auth?: { jwt?: { secret?: string; issuer?: string; audience?: string } }
   }
   const jwt = raw.auth?.jwt
@@ -23,6 +25,7 @@ export function readDemoConfig (file: string): DemoConfig {
   return {
     publicPort: Number(raw.server?.port ?? 8080),
     adminPort: Number(raw.admin?.port ?? 8081),
+    egressPort: raw.egress === undefined ? null : Number(raw.egress.port ?? 3128),
     jwt: { secret: jwt.secret, issuer: jwt.issuer, audience: jwt.audience },
   }
 }
@@ -35,7 +38,7 @@ export function mintDevToken (cfg: DemoConfig): string {
     ...(cfg.jwt.issuer ? { iss: cfg.jwt.issuer } : {}),
     ...(cfg.jwt.audience ? { aud: cfg.jwt.audience } : {}),
   })
-  return sign({ sub: 'alice', scope: 'users:read users:write orders:read' })
+  return sign({ sub: 'alice', scope: 'users:read users:write orders:read partner:read' })
 }
 
 function serviceLines (services: Record<string, number>): string[] {
@@ -59,7 +62,7 @@ export function banner (cfg: DemoConfig, services: Record<string, number>, token
   const json = "-H 'content-type: application/json'"
   lines.push(
     '',
-    'Dev token (HS256, sub alice, scope "users:read users:write orders:read", valid 1h):',
+    'Dev token (HS256, sub alice, scope "users:read users:write orders:read partner:read", valid 1h):',
     `  export TOKEN=${token}`,
     '',
     `  curl -i ${auth} ${gw}/api/users/me`,
@@ -81,5 +84,15 @@ export function banner (cfg: DemoConfig, services: Record<string, number>, token
     `  curl -s ${admin}/metrics | grep gatehouse_circuit_state`,
     ''
   )
+  if (cfg.egressPort !== null && services.partner !== undefined) {
+    const egress = `http://127.0.0.1:${cfg.egressPort}`
+    lines.push(
+      'Calling out through the egress port (allow-list: the partner API only):',
+      `  curl -i -x ${egress} --proxy-header "Proxy-Authorization: Bearer $TOKEN" http://127.0.0.1:${services.partner}/rates`,
+      `  curl -i -x ${egress} --proxy-header "Proxy-Authorization: Bearer $TOKEN" http://example.com/   # 403: not allowed`,
+      `  HTTPS_PROXY=http://svc:$TOKEN@127.0.0.1:${cfg.egressPort} curl -s -o /dev/null -w '%{http_connect}\\n' https://example.com/   # 403 as well`,
+      ''
+    )
+  }
   return lines.join('\n')
 }

@@ -40,6 +40,7 @@ test('a minimal config with one service resolves to the SPEC defaults', async (t
     compression: false,
     tracing: null,
     registry: null,
+    egress: null,
     services: [{
       name: 'users',
       prefix: '/api/users',

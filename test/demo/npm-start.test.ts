@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url'
 import { request } from 'undici'
 import { spawnNode } from '../helpers/process.ts'
 import { closedPort } from '../helpers/upstream.ts'
+import { hasCurl } from '../helpers/egress.ts'
+import { execFile } from 'node:child_process'
 
 const START = fileURLToPath(new URL('../../scripts/start-demo.ts', import.meta.url))
 
@@ -11,7 +13,7 @@ const START = fileURLToPath(new URL('../../scripts/start-demo.ts', import.meta.u
 // than the defaults (3001-3003, 8080, 8081), through the variables examples/gateway.yaml
 // reads, so that a demo already running here or a second test run does not collide.
 async function demoPorts (): Promise<NodeJS.ProcessEnv> {
-  const [users, orders, identity, gateway, admin] = await Promise.all(Array.from({ length: 5 }, () => closedPort()))
+  const [users, orders, identity, gateway, admin, partner, egress] = await Promise.all(Array.from({ length: 7 }, () => closedPort()))
   return {
     USERS_URL: `http://127.0.0.1:${users}`,
     ORDERS_URL: `http://127.0.0.1:${orders}`,
@@ -19,6 +21,8 @@ async function demoPorts (): Promise<NodeJS.ProcessEnv> {
     IDENTITY_URL: `http://127.0.0.1:${identity}`,
     GATEWAY_PORT: String(gateway),
     ADMIN_PORT: String(admin),
+    PARTNER_PORT: String(partner),
+    EGRESS_PORT: String(egress),
   }
 }
 
@@ -40,6 +44,20 @@ test('npm start brings up the demo and the printed curl returns users through th
   const list = await request(curl[1]!.replace(/\/me$/, ''), { headers: { authorization: `Bearer ${token}` } })
   assert.equal(list.statusCode, 200)
   assert.ok(((await list.body.json()) as { users: unknown[] }).users.length > 0)
+
+  // The egress walkthrough as printed: the partner answers, a host not allowed is 403.
+  if (await hasCurl()) {
+    const lines = demo.stdout().split('\n').filter((l) => /^ {2}(curl|HTTPS_PROXY)/.test(l) && l.includes(`127.0.0.1:${ports.EGRESS_PORT}`))
+    assert.equal(lines.length, 3, 'three egress commands are printed')
+    const run = (line: string) => new Promise<string>((resolve) => {
+      execFile('bash', ['-c', line.trim()], { env: { PATH: process.env.PATH, TOKEN: token }, timeout: 15_000 }, (_err, stdout) => resolve(stdout))
+    })
+    const partner = await run(lines[0]!)
+    assert.match(partner, /^HTTP\/1\.1 200 /)
+    assert.match(partner, /"revealed":\[\]/)
+    assert.match(await run(lines[1]!), /^HTTP\/1\.1 403 [\s\S]*GW_EGRESS_DENIED/)
+    assert.equal((await run(lines[2]!)).trim(), '403')
+  }
 
   demo.child.kill('SIGINT')
   assert.equal(await demo.exited, 0)

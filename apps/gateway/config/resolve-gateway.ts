@@ -8,12 +8,13 @@ import { IpAccessSchema, normalizeCidr, resolveIpAccess } from '../../../plugins
 import { CompressionSchema, resolveCompression } from '../../../plugins/compression/schema.ts'
 import { resolveTracing, TracingSchema } from '../../../plugins/tracing/schema.ts'
 import { RegistrySchema, resolveRegistry } from '../../../plugins/registry/schema.ts'
+import { EgressSchema, resolveEgress } from '../../../plugins/egress/schema.ts'
 import {
   AdminSchema, LoggingSchema,
   ServerSchema, ServiceSchema, TRUST_PROXY_HINT,
   type RawGateway, type RawService
 } from './schema.ts'
-import type { GatewayConfig, ServerConfig, ServiceConfig } from './types.ts'
+import type { EgressConfig, GatewayConfig, ServerConfig, ServiceConfig } from './types.ts'
 import { AuthSchema, resolveJwt } from '../../../plugins/auth/schema.ts'
 import { cipherProblem, DEFAULT_TLS_PROTOCOL, effectiveCiphers, type TlsConfig } from '../tls/protocol-policy.ts'
 
@@ -96,6 +97,17 @@ function server (input: Raw<'server'>, ctx: Ctx): ServerConfig {
   }
 }
 
+// Rules of the egress section that need other sections: a token needs auth.jwt's keys,
+// and its listener is a port of its own.
+function egressProblems (egress: EgressConfig, others: { jwt: boolean, auth: boolean, server: ServerConfig, adminPort: number }, report: Report) {
+  if (egress.auth === 'required' && !others.jwt && others.auth) {
+    report('egress.auth', 'required needs auth.jwt (the keys that verify Proxy-Authorization tokens); or set auth: none')
+  }
+  if (egress.port !== 0 && (egress.port === others.server.port || egress.port === others.adminPort || egress.port === others.server.httpRedirect?.port)) {
+    report('egress.port', 'must differ from server.port, admin.port and server.httpRedirect.port')
+  }
+}
+
 // `value` is the normalised tree (see validate.ts), whose schema problems are reported.
 export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): GatewayParts {
   const { report } = ctx
@@ -115,6 +127,7 @@ export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): Gatew
   const rawCompression = section<Raw<'compression'>>(CompressionSchema, 'compression')
   const rawTracing = section<Raw<'tracing'>>(TracingSchema, 'tracing')
   const rawRegistry = section<Raw<'registry'>>(RegistrySchema, 'registry')
+  const rawEgress = section<Raw<'egress'>>(EgressSchema, 'egress')
   const rawServicesDir = value.servicesDir
   if (rawServicesDir !== undefined && (typeof rawServicesDir !== 'string' || rawServicesDir === '')) sound = false
 
@@ -142,6 +155,8 @@ export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): Gatew
   const compressionConfig = rawCompression === undefined ? false : resolveCompression(rawCompression, 'compression', report)
   const tracingConfig = resolveTracing(rawTracing, 'tracing', report)
   const registryConfig = rawRegistry === undefined ? null : resolveRegistry(rawRegistry, 'registry', report)
+  const egressConfig = rawEgress === undefined ? null : resolveEgress(rawEgress, 'egress', report)
+  if (egressConfig !== null) egressProblems(egressConfig, { jwt: jwtConfig !== null, auth: rawAuth !== undefined || value.auth === undefined, server: srv, adminPort }, report)
   const parts = { services, servicesDir, jwt: rawAuth === undefined && value.auth !== undefined ? null : jwtConfig !== null }
   if (!sound) return { ...parts, config: null }
   return {
@@ -162,6 +177,7 @@ export function resolveGateway (value: Record<string, unknown>, ctx: Ctx): Gatew
       compression: compressionConfig,
       tracing: tracingConfig,
       registry: registryConfig,
+      egress: egressConfig,
       services
     }
   }

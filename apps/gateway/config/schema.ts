@@ -12,6 +12,7 @@ import { ProxyServiceProps, RouteCoreProps } from '../../../plugins/proxy/schema
 import { WebSocketServiceProps } from '../../../plugins/websocket/schema.ts'
 import { TracingSchema } from '../../../plugins/tracing/schema.ts'
 import { RegistrySchema } from '../../../plugins/registry/schema.ts'
+import { EgressSchema } from '../../../plugins/egress/schema.ts'
 
 // The raw YAML, key for key as in SPEC.md "Configuration". Every object is closed
 // (additionalProperties: false): a typo such as `rateLimt` must fail, not silently
@@ -100,6 +101,7 @@ export const GatewaySchema = Strict({
   compression: Type.Optional(CompressionSchema),
   tracing: Type.Optional(TracingSchema),
   registry: Type.Optional(RegistrySchema),
+  egress: Type.Optional(EgressSchema),
   services: Type.Optional(Type.Array(ServiceSchema))
 })
 

@@ -13,8 +13,10 @@ import type { TracingConfig } from '../../../plugins/tracing/schema.ts'
 import type { TlsConfig } from '../tls/protocol-policy.ts'
 import type { RegistryConfig } from '../../../plugins/registry/schema.ts'
 
+import type { EgressConfig } from '../../../plugins/egress/schema.ts'
+
 export type {
-  AuthMode, CacheConfig, CircuitBreakerConfig, CompressionConfig, ConfigProblem, CorsConfig, HealthCheckConfig,
+  AuthMode, CacheConfig, CircuitBreakerConfig, CompressionConfig, ConfigProblem, CorsConfig, EgressConfig, HealthCheckConfig,
   IpAccessConfig, JwtConfig, RateLimitBy, RateLimitConfig, RateLimitPolicy, RegistryConfig, UpstreamTlsConfig,
 }
 
@@ -65,5 +67,6 @@ export interface GatewayConfig {
   compression: CompressionConfig
   tracing: TracingConfig | null // null = no tracing
   registry: RegistryConfig | null // null = admin services go to servicesDir (or memory)
+  egress: EgressConfig | null // null = no egress listener
   services: ServiceConfig[]
 }

@@ -2,7 +2,8 @@ import { defaultRateLimit } from '../../../plugins/rate-limit/schema.ts'
 import type { GatewayConfig, RateLimitConfig } from '../config/types.ts'
 
 // What a reload of the main file may change in a running process. Live: services, the
-// servicesDir path, the admin token, the TLS certificate files, and what each generation reads when it is built
+// servicesDir path, the admin token, the TLS certificate files, egress's allow-list,
+// removeHeaders and rateLimit, and what each generation reads when it is built
 // (log level, access log, body limit, ipAccess, compression), so a change there builds
 // a new generation even when no service changed. Restart-only: what is read once at
 // start-up by a part that lives as long as the process (the listeners, the upstream
@@ -20,6 +21,8 @@ const LISTEN_KEYS = [
   ['server.port', (c: GatewayConfig) => c.server.port],
   ['admin.host', (c: GatewayConfig) => c.admin.host],
   ['admin.port', (c: GatewayConfig) => c.admin.port],
+  ['egress.host', (c: GatewayConfig) => c.egress?.host],
+  ['egress.port', (c: GatewayConfig) => c.egress?.port],
 ] as const
 
 const IMPLIED_RATE_LIMIT: RateLimitConfig = defaultRateLimit()
@@ -40,6 +43,13 @@ const OTHER_KEYS = [
   ['tracing', (c: GatewayConfig) => c.tracing],
   // The registry's connections and subscription live as long as the process.
   ['registry', (c: GatewayConfig) => c.registry],
+  // The egress listener exists or not; of its section only allow, removeHeaders and
+  // rateLimit are live (SPEC).
+  ['egress', (c: GatewayConfig) => c.egress !== null],
+  ['egress.auth', (c: GatewayConfig) => c.egress?.auth],
+  ['egress.privateNetworks', (c: GatewayConfig) => c.egress?.privateNetworks],
+  ['egress.allowNetworks', (c: GatewayConfig) => c.egress?.allowNetworks],
+  ['egress.timeouts', (c: GatewayConfig) => c.egress?.timeouts],
 ] as const
 
 // Read by plugins when a generation is built (never per request from ctx.config).
@@ -48,6 +58,9 @@ const GENERATION_KEYS = [
   (c: GatewayConfig) => c.server.bodyLimit,
   (c: GatewayConfig) => c.ipAccess,
   (c: GatewayConfig) => c.compression,
+  // Not read by a generation, but a change of egress's live keys is a change applied
+  // (reported as a successful reload, not as "unchanged").
+  (c: GatewayConfig) => c.egress === null ? null : [c.egress.allow, c.egress.removeHeaders, c.egress.rateLimit],
 ] as const
 
 function differs (a: unknown, b: unknown): boolean {
@@ -78,5 +91,9 @@ export function withLiveSettings (running: GatewayConfig, loaded: GatewayConfig)
     server: { ...running.server, bodyLimit: loaded.server.bodyLimit, tls: running.server.tls === null ? null : loaded.server.tls ?? running.server.tls },
     ipAccess: loaded.ipAccess,
     compression: loaded.compression,
+    // The egress port reads its section per request.
+    egress: running.egress === null || loaded.egress === null
+      ? running.egress
+      : { ...running.egress, allow: loaded.egress.allow, removeHeaders: loaded.egress.removeHeaders, rateLimit: loaded.egress.rateLimit },
   }
 }

@@ -1,0 +1,170 @@
+// `npm run bench -- --egress`: the egress port against the reference forward proxies.
+// Absolute-form GETs through Gatehouse's egress, tinyproxy and squid in front of the same
+// backend (wrk, interleaved rounds, median req/s); then a CONNECT tunnel moving 1 GiB
+// against a direct TCP copy to the same sink, with the gateway's RSS sampled meanwhile.
+import { spawnSync } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import net from 'node:net'
+import path from 'node:path'
+import { stringify } from 'yaml'
+import { gatehouseConfig } from './contenders.ts'
+import { parseWrk, type LoadResult } from './load.ts'
+import { freePorts, logTail, waitForHttp, type Child } from './processes.ts'
+import { NODE_FLAGS, ROOT, type Session } from './session.ts'
+import { referenceMissing, startReference, type ReferenceKind } from './forward-proxies.ts'
+import type { BenchOptions } from './options.ts'
+
+const TUNNEL_BYTES = 1024 * 1024 * 1024
+const CHUNK = Buffer.alloc(1024 * 1024, 0x61)
+
+interface Proxy { name: string, url: string, headers: Record<string, string>, pid: number }
+
+async function wrkThrough (s: Session, p: Proxy, target: string, connections: number, durationS: number): Promise<LoadResult> {
+  const script = path.join(s.tmpDir, 'absolute-form.lua')
+  writeFileSync(script, `wrk.path = "${target}"\n`)
+  const logFile = path.join(s.tmpDir, `wrk-${p.name}-${Date.now()}.log`)
+  const headers = Object.entries(p.headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`])
+  const child = s.processes.start('wrk', ['wrk', '-t1', `-c${connections}`, `-d${durationS}s`, '--latency', '--timeout', '10s', '-s', script, ...headers, `${p.url}/`],
+    { core: s.pinning.loadCore, logFile })
+  if (await child.exited !== 0) throw new Error(`wrk through ${p.name} failed:\n${logTail(logFile)}`)
+  return parseWrk(readFileSync(logFile, 'utf8'))
+}
+
+// A TCP sink: counts what a connection sends and, when the sender ends, answers the count.
+async function startSink (): Promise<{ port: number, close: () => void }> {
+  const server = net.createServer((socket) => {
+    let n = 0
+    socket.on('data', (c: Buffer) => { n += c.length })
+    socket.on('end', () => socket.end(`${n}\n`))
+    socket.on('error', () => {})
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() }
+}
+
+function rssKb (pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m === null ? 0 : Number(m[1])
+}
+
+// Writes TUNNEL_BYTES into `socket` (back-pressure respected), ends it, waits for the count.
+async function pour (socket: net.Socket): Promise<number> {
+  const started = performance.now()
+  const answer = new Promise<string>((resolve, reject) => {
+    let text = ''
+    socket.on('data', (c: Buffer) => { text += c })
+    socket.once('end', () => resolve(text))
+    socket.once('error', reject)
+  })
+  for (let sent = 0; sent < TUNNEL_BYTES; sent += CHUNK.length) {
+    if (!socket.write(CHUNK)) await new Promise((resolve) => socket.once('drain', resolve))
+  }
+  socket.end()
+  const count = Number((await answer).trim().split('\n').pop())
+  if (count !== TUNNEL_BYTES) throw new Error(`the sink counted ${count} bytes of ${TUNNEL_BYTES}`)
+  return TUNNEL_BYTES / ((performance.now() - started) / 1000)
+}
+
+function opened (port: number, connect?: { target: string, auth: string }): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1', () => {
+      if (connect === undefined) return resolve(socket)
+      socket.write(`CONNECT ${connect.target} HTTP/1.1\r\nHost: ${connect.target}\r\nProxy-Authorization: ${connect.auth}\r\n\r\n`)
+      let head = ''
+      const onData = (c: Buffer) => {
+        head += c.toString('latin1')
+        if (!head.includes('\r\n\r\n')) return
+        socket.off('data', onData)
+        if (head.startsWith('HTTP/1.1 200')) resolve(socket)
+        else reject(new Error(`CONNECT answered ${head.split('\r\n')[0]}`))
+      }
+      socket.on('data', onData)
+    })
+    socket.once('error', reject)
+  })
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+
+export async function egressBench (s: Session, opts: BenchOptions, log: (line: string) => void): Promise<number> {
+  if (spawnSync('wrk', ['-v'], { timeout: 2000 }).error !== undefined) return skipAll(log, 'the egress bench needs wrk (apt-get install wrk)')
+  const direct = await s.start({ name: 'direct', kind: 'direct', root: ROOT })
+  const backend = new URL(direct.url)
+  const sink = await startSink()
+  const [port, adminPort, egressPort] = await freePorts(3)
+  const base = gatehouseConfig('gatehouse-full', { port: port!, adminPort: adminPort!, backendUrl: backend.origin, redisUrl: '', redisKeyPrefix: '' })
+  const config = path.join(s.tmpDir, 'gatehouse-egress.yaml')
+  writeFileSync(config, stringify({
+    ...base,
+    egress: { host: '127.0.0.1', port: egressPort, allow: [{ host: '127.0.0.1', ports: [Number(backend.port), sink.port] }], allowNetworks: ['127.0.0.1/32'] },
+  }))
+  const gateway: Child = s.processes.start('gatehouse-egress', [process.execPath, ...NODE_FLAGS, path.join(ROOT, 'apps/gateway/cli.ts'), '--config', config],
+    { core: s.pinning.proxyCore, logFile: path.join(s.tmpDir, 'gatehouse-egress.log'), cwd: ROOT })
+  await waitForHttp(gateway, `http://127.0.0.1:${adminPort}/readyz`, 200)
+  const auth = s.headers.authorization!
+  const proxies: Proxy[] = [{ name: 'gatehouse-egress', url: `http://127.0.0.1:${egressPort}`, headers: { 'Proxy-Authorization': auth }, pid: gateway.pid }]
+  const stops: Array<() => Promise<void>> = []
+  for (const kind of ['tinyproxy', 'squid'] as ReferenceKind[]) {
+    const missing = referenceMissing(kind)
+    if (missing !== null) { log(`not measured: ${kind}: ${missing}`); continue }
+    const ref = await startReference(kind, s.pinning.proxyCore === null ? {} : { cpu: s.pinning.proxyCore })
+    stops.push(ref.stop)
+    proxies.push({ name: kind, url: ref.url, headers: {}, pid: ref.pid })
+  }
+  try {
+    const rps = new Map<string, number[]>(proxies.map((p) => [p.name, []]))
+    const closes = new Map<string, number>()
+    for (let round = 0; round < opts.rounds; round++) {
+      const order = proxies.map((_, i) => proxies[(i + round) % proxies.length]!)
+      for (const p of order) {
+        await wrkThrough(s, p, direct.url, opts.connections, opts.warmupS || 1)
+        const r = await wrkThrough(s, p, direct.url, opts.connections, opts.durationS)
+        // tinyproxy closes every client connection after its answer (no keep-alive toward
+        // the client): wrk counts those closes as read errors and reconnects. Everything
+        // else (non-2xx, connect, write, timeout) is a failed request.
+        const { read, ...rest } = r.errors
+        const failed = Object.values(rest).reduce((a, b) => a + b, 0)
+        if (failed > 0) throw new Error(`${p.name}: ${failed} failed requests ${JSON.stringify(r.errors)}`)
+        if ((read ?? 0) > 0) closes.set(p.name, (closes.get(p.name) ?? 0) + read!)
+        rps.get(p.name)!.push(r.rps)
+      }
+    }
+    log('')
+    log(`absolute-form GET through each proxy (wrk, ${opts.connections} connections, ${opts.rounds} rounds of ${opts.durationS} s, median req/s):`)
+    const ours = median(rps.get('gatehouse-egress')!)
+    for (const [name, xs] of rps) {
+      log(`  ${name.padEnd(17)} ${Math.round(median(xs)).toString().padStart(7)} req/s` +
+        (name === 'gatehouse-egress' ? '' : `   gatehouse-egress / ${name} = ${(ours / median(xs)).toFixed(2)}x`) +
+        (closes.has(name) ? `   (closed the client connection ${closes.get(name)} times)` : ''))
+    }
+
+    // 1 GiB: direct TCP copy vs the same bytes through a CONNECT tunnel; RSS sampled.
+    const directRates: number[] = []
+    const tunnelRates: number[] = []
+    const rss: number[] = []
+    const before = rssKb(gateway.pid)
+    const sampler = setInterval(() => rss.push(rssKb(gateway.pid)), 100)
+    try {
+      for (let i = 0; i < 3; i++) {
+        directRates.push(await pour(await opened(sink.port)))
+        tunnelRates.push(await pour(await opened(egressPort!, { target: `127.0.0.1:${sink.port}`, auth })))
+      }
+    } finally {
+      clearInterval(sampler)
+    }
+    const mib = (bps: number) => `${Math.round(bps / 1024 / 1024)} MiB/s`
+    log('')
+    log(`CONNECT tunnel, 1 GiB x 3 (median): direct TCP ${mib(median(directRates))}, through egress ${mib(median(tunnelRates))} ` +
+      `= ${(median(tunnelRates) / median(directRates)).toFixed(2)}x; gateway RSS ${Math.round(before / 1024)} MiB before, ` +
+      `${Math.round(Math.min(...rss) / 1024)}-${Math.round(Math.max(...rss) / 1024)} MiB while moving 3 GiB`)
+    return 0
+  } finally {
+    sink.close()
+    for (const stop of stops) await stop()
+  }
+}
+
+function skipAll (log: (line: string) => void, why: string): number {
+  log(`egress bench not run: ${why}`)
+  return 0
+}
