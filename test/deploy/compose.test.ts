@@ -99,6 +99,24 @@ test('both replicas share Redis for rate limits and the cluster registry', () =>
   assert.ok(compose.services['gateway-1']!.volumes!.some((v) => typeof v === 'string' && /services\.d:ro$/.test(v)))
 })
 
+test('both replicas send every request\'s spans to the compose Jaeger over OTLP/HTTP, which accepts OTLP', () => {
+  const jaeger = compose.services.jaeger
+  assert.ok(jaeger, 'a jaeger service')
+  assert.match(String(jaeger.image), /^jaegertracing\/all-in-one:/)
+  assert.equal(env('jaeger').COLLECTOR_OTLP_ENABLED, 'true')
+  for (const replica of REPLICAS) {
+    const vars = env(replica)
+    // What examples/gateway.yaml's tracing section reads, as the container expands it.
+    const { tracing } = expandEnv(gatewayConfig, vars).value as { tracing: { otlp: { url: string }, sampleRatio: string } }
+    const url = new URL(tracing.otlp.url)
+    assert.equal(url.hostname, 'jaeger', `${replica}: spans go to the jaeger service`)
+    assert.equal(url.port, '4318', `${replica}: Jaeger's OTLP/HTTP port`)
+    assert.equal(url.pathname, '/v1/traces')
+    assert.equal(Number(tracing.sampleRatio), 1, `${replica}: every new trace is sampled`)
+  }
+  assert.ok(published('jaeger').some((p) => p.container === 16686), 'the Jaeger UI is published')
+})
+
 test('HAProxy balances over both replicas, health-checking /readyz on their admin port (deploy/haproxy/haproxy.cfg)', async (t) => {
   const mount = mounts('haproxy').find((m) => m.source === 'deploy/haproxy/haproxy.cfg')
   assert.ok(mount, 'deploy/haproxy/haproxy.cfg is mounted')
