@@ -98,7 +98,7 @@ section,.card{background:#fff;border:1px solid #dde1e7;border-radius:6px;padding
 h2{font-size:13px;text-transform:uppercase;letter-spacing:.04em;color:#5b6475;margin:0 0 6px}
 section{margin-bottom:16px;overflow-x:auto}
 table{border-collapse:collapse;width:100%}th,td{text-align:left;padding:5px 8px;border-bottom:1px solid #eef0f3;vertical-align:top}
-th{font-weight:600;color:#5b6475;font-size:12px}td.num{text-align:right;white-space:nowrap}td.policy{color:#5b6475;font-size:12px}
+th{font-weight:600;color:#5b6475;font-size:12px}td.num,th.num{text-align:right;white-space:nowrap}td.policy{color:#5b6475;font-size:12px}
 .badge{display:inline-block;padding:0 7px;border-radius:9px;font-size:12px;font-weight:600}
 .ok{background:#dcf5e3;color:#17692f}.warn{background:#fff1cc;color:#7a5600}.bad{background:#fde0de;color:#a3231a}.off{background:#eceef2;color:#5b6475}
 pre{white-space:pre-wrap;font-size:12px;background:#fdf3f2;padding:6px;margin:4px 0 0}p{margin:2px 0}ul{margin:4px 0;padding-left:18px}
@@ -131,12 +131,12 @@ export function renderStatusPage (s: StatusSnapshot): string {
 <div class="card" id="egress"><h2>Egress</h2>${egressCard(s.egress)}</div>
 </div>
 <section id="services"><h2>Services</h2>
-<table><thead><tr><th>name</th><th>prefix</th><th>source</th><th>requests (1 min)</th><th>5xx (1 min)</th><th>policy</th></tr></thead>
+<table><thead><tr><th>name</th><th>prefix</th><th>source</th><th class="num">requests (1 min)</th><th class="num">5xx (1 min)</th><th>policy</th></tr></thead>
 <tbody>
 ${services}
 </tbody></table></section>
 <section id="upstreams"><h2>Upstreams</h2>
-<table><thead><tr><th>service</th><th>origin</th><th>health</th><th>breaker</th><th>half-open in</th><th>in flight</th></tr></thead>
+<table><thead><tr><th>service</th><th>origin</th><th>health</th><th>breaker</th><th class="num">half-open in</th><th class="num">in flight</th></tr></thead>
 <tbody>
 ${upstreams}
 </tbody></table></section>
