@@ -222,7 +222,12 @@ export async function buildGateway (config: GatewayConfig, options: BuildOptions
       onStoreError: () => ctx.config.rateLimit?.onStoreError ?? 'local',
       ...(options.egressLookup !== undefined ? { lookup: options.egressLookup } : {}),
     })
-  const admin = await buildAdmin({ ctx, current: () => generation, reloader })
+  const admin = await buildAdmin({
+    ctx,
+    current: () => generation,
+    reloader,
+    ...(egress === null ? {} : { status: { egress: () => ({ destinations: egress.openTunnels(), tunnels: egress.tunnels }) } }),
+  })
 
   let closing: Promise<void> | null = null
   async function closeAll () {

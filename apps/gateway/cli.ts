@@ -2,14 +2,15 @@
 import { parseArgs } from 'node:util'
 import path from 'node:path'
 
-// `gatehouse [start] --config FILE` | `gatehouse check --config FILE` | `gatehouse token ...`
+// `gatehouse [start] --config FILE` | `gatehouse check --config FILE` | `gatehouse token ...` | `gatehouse schema`
 // Exit codes: 0 ok, 1 the command failed (bad config, ...), 2 bad command-line use.
 
 const USAGE = `usage:
   gatehouse [start] [--config FILE]        run the gateway (or GATEHOUSE_CONFIG)
   gatehouse check [--config FILE]          validate the config and servicesDir
   gatehouse token --sub S [--scope "a b"] [--ttl 1h] [--config FILE]
-                                           mint a dev token with the configured HS secret`
+                                           mint a dev token with the configured HS secret
+  gatehouse schema [--service]             print the JSON Schema of the config file (or of one servicesDir file)`
 
 interface Command {
   options: Record<string, { type: 'string' | 'boolean' }>
@@ -40,6 +41,13 @@ const COMMANDS: Record<string, Command> = {
     async run (values) {
       const { runCheck } = await import('./commands/check.ts')
       return runCheck({ config: values.config as string | undefined })
+    },
+  },
+  schema: {
+    options: { service: { type: 'boolean' } },
+    async run (values) {
+      const { runSchema } = await import('./commands/schema.ts')
+      return runSchema({ service: values.service === true })
     },
   },
   token: {

@@ -47,6 +47,8 @@ export interface EgressOptions {
 export interface EgressProxy {
   server: http.Server
   readonly tunnels: number
+  // The open tunnels by allow entry (the `destination` of the metrics), for the status page.
+  openTunnels: () => Array<{ host: string, tunnels: number }>
   // Stop accepting; in-flight requests finish, tunnels run on until cut.
   stopAccepting: () => Promise<void>
   // Cuts every open tunnel and connection.
@@ -283,6 +285,11 @@ export function createEgressProxy (opts: EgressOptions): EgressProxy {
     server,
     get tunnels () {
       return tunnels.size
+    },
+    openTunnels () {
+      const by = new Map<string, number>()
+      for (const t of tunnels.values()) by.set(t.destination, (by.get(t.destination) ?? 0) + 1)
+      return [...by].map(([host, n]) => ({ host, tunnels: n })).sort((a, b) => a.host.localeCompare(b.host))
     },
     stopAccepting () {
       return new Promise<void>((resolve) => {

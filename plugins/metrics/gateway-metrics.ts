@@ -1,5 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import { FastCounter, FastHistogram } from './fast-metrics.ts'
+import { RequestWindow } from './request-window.ts'
 
 // Every metric of SPEC.md's table, registered on one Registry per gateway instance (never
 // prom-client's global one), so two gateways in one process never clash. Names and label
@@ -130,6 +131,8 @@ export function createGatewayMetrics (registry: Registry = new Registry()) {
       labelNames: ['destination', 'direction'] as const,
       registers,
     }),
+    // Not exported to Prometheus: the status page's per-service last minute.
+    recentRequests: new RequestWindow(),
   }
   // Both results exist from the start, so the first reload (or failure) is an increase
   // Prometheus sees (plugins/metrics/known-series.ts starts the per-service ones).

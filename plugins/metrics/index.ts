@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks'
 
 export { createGatewayMetrics, UNMATCHED_SERVICE, LATENCY_BUCKETS, type GatewayMetrics } from './gateway-metrics.ts'
 export { upstreamMetricsHooks } from './upstream-metrics.ts'
+export { RequestWindow, type WindowCounts } from './request-window.ts'
 
 export interface MetricsPluginOptions {
   metrics: GatewayMetrics
@@ -19,11 +20,13 @@ export interface MetricsPluginOptions {
 // the two histograms is what the gateway adds.
 async function metricsPlugin (app: FastifyInstance, opts: MetricsPluginOptions) {
   const series = createHttpSeries(opts.metrics)
+  const recent = opts.metrics.recentRequests
   observeResponses(app, function recordRequestMetrics (request: FastifyRequest, statusCode: number) {
     const gw = request.gw
     const service = gw?.service?.name ?? UNMATCHED_SERVICE
     const seconds = gw ? (performance.now() - gw.startMs) / 1000 : 0
     series.record(service, request.method, statusCode, seconds)
+    recent.record(service, statusCode)
   })
 }
 

@@ -17,6 +17,8 @@ export interface RateLimitStore {
 // The gateway-lifetime store (GatewayContext.rateLimitStore).
 export interface GatewayRateLimitStore extends RateLimitStore {
   readonly kind: 'memory' | 'redis'
+  // Redis unreachable (onStoreError applies); a memory store never is.
+  readonly degraded?: boolean
   close: () => Promise<void>
 }
 

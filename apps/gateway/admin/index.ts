@@ -7,17 +7,24 @@ import { baseFastifyOptions } from '../fastify-options.ts'
 import { adminAuth } from './admin-auth.ts'
 import { describeService } from './describe-services.ts'
 import { serviceApi } from './service-api.ts'
+import { statusRoutes } from './status-routes.ts'
+import type { StatusProviders } from './status.ts'
 import type { Reloader } from '../reload/index.ts'
+
+export type { EgressStatus, StatusProviders, StatusSnapshot } from './status.ts'
 
 export interface AdminDeps {
   ctx: GatewayContext
   current: () => Generation
   // Applies PUT/DELETE /admin/services changes (apps/gateway/reload).
   reloader: Reloader
+  // Status page parts owned elsewhere (egress); absent = shown as not configured.
+  status?: StatusProviders
 }
 
-// The admin port: health for orchestrators, metrics for Prometheus, the service API for ops.
-export async function buildAdmin ({ ctx, current, reloader }: AdminDeps): Promise<FastifyInstance> {
+// The admin port: health for orchestrators, metrics for Prometheus, the service API and
+// the status page for ops.
+export async function buildAdmin ({ ctx, current, reloader, status }: AdminDeps): Promise<FastifyInstance> {
   const admin = Fastify(baseFastifyOptions(ctx.logger))
   await admin.register(errorsPlugin)
   await admin.register(requestContextPlugin)
@@ -48,5 +55,7 @@ export async function buildAdmin ({ ctx, current, reloader }: AdminDeps): Promis
     })
     await api.register(serviceApi, { ctx, current, reloader })
   })
+  // The status page (HTML and JSON), for people: same token, Basic accepted too.
+  await admin.register(statusRoutes, { ctx, current, reloader, providers: status })
   return admin
 }

@@ -5,7 +5,7 @@ import type { Env } from '../config/index.ts'
 import { ConfigApplier, type ReloadEvent, type ReloadTrigger } from './applier.ts'
 import { FileProvider } from './file-provider.ts'
 import { AdminProvider, type ChangeOutcome } from './admin-provider.ts'
-import { createReloadReport } from './report.ts'
+import { createReloadReport, type LastReload, type ReloadReport } from './report.ts'
 import { RegistryProvider } from './registry-provider.ts'
 
 // The gateway's one handle on config change: the providers (files, admin API, the
@@ -13,6 +13,7 @@ import { RegistryProvider } from './registry-provider.ts'
 
 export type { ChangeOutcome } from './admin-provider.ts'
 export type { ReloadEvent, ReloadTrigger } from './applier.ts'
+export type { LastReload } from './report.ts'
 
 export interface ReloaderOptions {
   ctx: GatewayContext
@@ -26,10 +27,11 @@ export class Reloader extends EventEmitter {
   readonly #files: FileProvider
   readonly #admin: AdminProvider
   readonly #registry: RegistryProvider | null
+  readonly #report: ReloadReport
 
   constructor (opts: ReloaderOptions) {
     super()
-    const report = createReloadReport({ metrics: opts.ctx.metrics, logger: opts.ctx.logger })
+    const report = this.#report = createReloadReport({ metrics: opts.ctx.metrics, logger: opts.ctx.logger })
     this.#applier = new ConfigApplier({ ctx: opts.ctx, applyServices: opts.applyServices, report })
     this.#files = new FileProvider({ ctx: opts.ctx, applier: this.#applier, env: opts.env, debounceMs: opts.debounceMs })
     this.#registry = opts.ctx.config.registry === null ? null : new RegistryProvider({ ctx: opts.ctx, applier: this.#applier })
@@ -45,6 +47,11 @@ export class Reloader extends EventEmitter {
   // The watcher's reload: servicesDir only, the main file's services as they run.
   reloadServicesDir (trigger: ReloadTrigger = 'manual'): Promise<ReloadEvent> {
     return this.#files.reloadServicesDir(trigger)
+  }
+
+  // The last reload counted as success or failure (the status page); null before any.
+  lastReload (): LastReload | null {
+    return this.#report.last()
   }
 
   putService (name: string, raw: unknown): Promise<ChangeOutcome> {
