@@ -172,6 +172,20 @@ export function createEgressProxy (opts: EgressOptions): EgressProxy {
     return { onUp: (n: number) => up.inc(n), onDown: (n: number) => down.inc(n) }
   }
 
+  // A refusal is counted and logged like any answer (the caller writes it first).
+  function refused (done: Done, err: GatewayError) {
+    done.status = err.statusCode
+    done.code = err.code
+    counted(done.destination, done.method, err.statusCode)
+    logLine(done)
+  }
+
+  // Who asked and which allow entry matched, known as far as admission got.
+  function admitted (done: Done, admission: Awaited<ReturnType<typeof admit>>) {
+    done.destination = 'error' in admission ? admission.destination : admission.entry.host
+    done.consumer = admission.consumer
+  }
+
   async function onConnect (req: IncomingMessage, socket: Duplex, head: Buffer) {
     const startMs = performance.now()
     const requestId = randomHex(16)
@@ -179,23 +193,15 @@ export function createEgressProxy (opts: EgressOptions): EgressProxy {
     const done: Done = { method: 'CONNECT', dest: null, destination: DENIED, consumer: null, status: 0, startMs, bytesUp: 0, bytesDown: 0, ip, requestId }
     socket.on('error', () => socket.destroy())
     const refuse = (err: GatewayError) => {
-      done.status = err.statusCode
-      done.code = err.code
-      counted(done.destination, 'CONNECT', err.statusCode)
       answerSocket(socket, err, requestId)
-      logLine(done)
+      refused(done, err)
     }
     const dest = connectTarget(req.url ?? '')
     if (dest === null) return refuse(new BadRequest('The CONNECT target must be host:port'))
     done.dest = dest
     const admission = await admit(dest, req.headers['proxy-authorization'], ip)
-    if ('error' in admission) {
-      done.destination = admission.destination
-      done.consumer = admission.consumer
-      return refuse(admission.error)
-    }
-    done.destination = admission.entry.host
-    done.consumer = admission.consumer
+    admitted(done, admission)
+    if ('error' in admission) return refuse(admission.error)
     const config = admission.policy.config
     const upstream = await connectChecked(admission.addresses, dest.port, config.timeouts.connectMs, () => socket.destroyed)
     if (!('write' in upstream)) return refuse(upstream)
@@ -230,23 +236,15 @@ export function createEgressProxy (opts: EgressOptions): EgressProxy {
     const method = req.method ?? 'GET'
     const done: Done = { method, dest: null, destination: DENIED, consumer: null, status: 0, startMs, bytesUp: 0, bytesDown: 0, ip, requestId }
     const refuse = (err: GatewayError) => {
-      done.status = err.statusCode
-      done.code = err.code
-      counted(done.destination, method, err.statusCode)
       answerResponse(res, err, requestId)
-      logLine(done)
+      refused(done, err)
     }
     const target = absoluteTarget(req.url ?? '')
     if (target === null) return refuse(new BadRequest('The egress port takes CONNECT host:port or an absolute http:// URL'))
     done.dest = target
     const admission = await admit(target, req.headers['proxy-authorization'], ip)
-    if ('error' in admission) {
-      done.destination = admission.destination
-      done.consumer = admission.consumer
-      return refuse(admission.error)
-    }
-    done.destination = admission.entry.host
-    done.consumer = admission.consumer
+    admitted(done, admission)
+    if ('error' in admission) return refuse(admission.error)
     const config = admission.policy.config
     const counters = byteCounters(done.destination)
     const result = await forward({
