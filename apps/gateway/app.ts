@@ -1,3 +1,6 @@
+// Over ~250 lines on purpose: the composition root. What lives as long as the process
+// (context, stores, tracer, egress), the serving generation and its in-flight counts, and
+// the shutdown order are one lifecycle; the parts themselves live in plugins/ and reload/.
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'

@@ -1,3 +1,6 @@
+// Over ~250 lines: the registry's Redis protocol (Lua writes with one revision counter,
+// the announcement, the re-read on every message or reconnect, and degraded state) is one
+// consistency argument; split, its invariants would be spread over files.
 import { EventEmitter } from 'node:events'
 import { Redis, type RedisOptions } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'

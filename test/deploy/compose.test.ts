@@ -1,3 +1,5 @@
+// Over ~250 lines: one file per artefact (docker-compose.yml against the code it runs);
+// each test reads one promise the stack makes.
 // Keeps docker-compose.yml, the Dockerfile, examples/ and deploy/ telling the same
 // story: ports, service names, upstream URLs, mount paths.
 import { test } from 'node:test'
