@@ -1,6 +1,7 @@
-// Longer than our ~250-line rule: the Redis store's failure handling (timeout bound, probe,
-// degraded gauge, onStoreError with its local fallback) is one state machine; keeping it in
-// one file keeps each transition next to the others.
+// Longer than our ~250-line rule: the Redis store's failure handling (per-call timeout,
+// fail-fast while disconnected, the in-flight bound, the degraded gauge with its probe,
+// onStoreError with its local fallback) is one piece; keeping it in one file keeps each
+// rule next to the others.
 import { Redis, type RedisOptions } from 'ioredis'
 import type { FastifyBaseLogger } from 'fastify'
 import type { RateLimitConfig } from './schema.ts'
@@ -13,9 +14,16 @@ export const DEFAULT_CONNECT_TIMEOUT_MS = 500
 // Redis up again without a restart).
 export const DEFAULT_RECONNECT_BASE_MS = 50
 export const DEFAULT_RECONNECT_MAX_MS = 1000
-// While degraded, one probe (the counting script on a key no service can have) this often
-// decides when to go back; requests meanwhile never wait on Redis.
+// The degraded gauge (never a request's fate, see RedisRateLimitStore) returns to 0 only
+// once no counting call has failed for this long; while it reads 1, one probe this often
+// lets an idle gateway notice that Redis is back.
 export const DEFAULT_PROBE_INTERVAL_MS = 250
+// Calls sent and not yet answered (timed-out ones included: their replies are still owed).
+// A Redis that hangs with its connection open answers none of them, and ioredis keeps each
+// until the connection closes; past this bound a request fails over at once instead of
+// adding to that pile. Far above what a healthy Redis ever has outstanding (requests in
+// flight x round trip).
+export const DEFAULT_MAX_IN_FLIGHT = 10_000
 
 // Fixed window in one round trip: INCR, then PEXPIRE only when the key has no expiry yet
 // (PEXPIRE NX semantics, written out so it also runs on Redis < 7). Unlike a script that
@@ -46,6 +54,7 @@ export interface RedisStoreOptions {
   reconnectBaseMs?: number
   reconnectMaxMs?: number
   probeIntervalMs?: number
+  maxInFlight?: number
 }
 
 // Raised (one shared instance, no stack per request) when Redis cannot answer and
@@ -93,7 +102,8 @@ interface Call {
 }
 
 function replied (call: Call, err: Error | null, res?: [number, number]) {
-  if (call.settled) return // timed out already; the late reply changes nothing
+  call.store.answered()
+  if (call.settled) return // timed out already; the late reply decides nothing
   call.settled = true
   if (call.timer !== null) clearTimeout(call.timer)
   call.store.settle(call, err, res)
@@ -114,10 +124,19 @@ function timedOut (call: Call) {
   call.store.settle(call, call.store.timeoutError())
 }
 
-// Shared counting through Redis, degrading per `onStoreError` whenever Redis cannot
-// answer within `redis.timeout`: `local` counts in this process meanwhile, `allow` and
-// `deny` report StoreUnavailableError. The degraded state is one flag: the gauge and
-// the log follow its transitions, never individual requests.
+// Shared counting through Redis. Every request's fate is decided by its own call, as
+// Envoy's failure_mode_deny decides per failed call: answered within `redis.timeout`, its
+// count is used; not answered in time (or an error reply), `onStoreError` applies to that
+// request alone (`local` counts it in this process, `allow`/`deny` get
+// StoreUnavailableError), and the next request asks Redis again. Only the current state of
+// the connection fails a request without a call: not connected (no offline queue, so
+// nothing would answer), or too many calls already unanswered (maxInFlight).
+//
+// `degraded` (the gauge, the status page, the loss/recovery log lines) reports, and
+// decides nothing: it turns 1 at the first failed call or when the connection is lost, and
+// back to 0 at the first call answered in time once none has failed for probeInterval
+// (250 ms). That quiet period keeps a Redis that is slow now and then from flapping the
+// gauge and the log on every slow reply; the probe makes an idle gateway notice recovery.
 export class RedisRateLimitStore implements GatewayRateLimitStore {
   readonly kind = 'redis' as const
   readonly client: Redis
@@ -126,18 +145,24 @@ export class RedisRateLimitStore implements GatewayRateLimitStore {
   private readonly local: MemoryStore | null
   private readonly opts: RedisStoreOptions
   private lastError: Error | null = null
+  private lastFailureMs = 0
+  private inFlight = 0
   private probeTimer: NodeJS.Timeout | null = null
   private probing = false
   // `_` never occurs in a service name, so this key cannot be a client's counter.
   private readonly probeKey: string
   private closing = false
   private readonly timeoutMs: number
+  private readonly quietMs: number
+  private readonly maxInFlight: number
   private readonly timedOut: Error
 
   constructor (opts: RedisStoreOptions) {
     this.opts = opts
     this.probeKey = `${opts.config.redis.keyPrefix}_probe`
     this.timeoutMs = opts.config.redis.timeoutMs
+    this.quietMs = opts.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS
+    this.maxInFlight = opts.maxInFlight ?? DEFAULT_MAX_IN_FLIGHT
     this.timedOut = new Error(`no answer within ${this.timeoutMs} ms`)
     this.local = opts.config.onStoreError === 'local' ? new MemoryStore() : null
     // Each call is timed by the store (timerFired), not by ioredis' commandTimeout.
@@ -146,7 +171,7 @@ export class RedisRateLimitStore implements GatewayRateLimitStore {
     this.scripted = this.client as unknown as ScriptedRedis
     // Every failed reconnect emits `error`; remembered for the transition log only.
     this.client.on('error', (err: Error) => { this.lastError = err })
-    this.client.on('close', () => { if (!this.closing) this.markDegraded(this.lastError ?? new Error('connection closed')) })
+    this.client.on('close', () => { if (!this.closing) this.failed(this.lastError?.message ?? 'connection closed') })
     this.client.on('ready', () => this.probe())
   }
 
@@ -166,7 +191,7 @@ export class RedisRateLimitStore implements GatewayRateLimitStore {
       this.client.once('ready', finish)
       this.client.once('error', finish)
     })
-    if (!this.connected()) this.markDegraded(this.lastError ?? new Error('not connected'))
+    if (!this.connected()) this.failed(this.lastError?.message ?? 'not connected')
   }
 
   // Read through a method: the status changes under TypeScript's narrowing across awaits.
@@ -175,24 +200,37 @@ export class RedisRateLimitStore implements GatewayRateLimitStore {
   }
 
   incr (key: string, cb: IncrCallback, timeWindow: number, max: number): void {
-    if (this.degraded || this.client.status !== 'ready') {
-      if (!this.degraded) this.markDegraded(new Error(`connection ${this.client.status}`))
+    if (this.client.status !== 'ready') {
+      this.failed(`connection ${this.client.status}`)
+      this.fallback(key, cb, timeWindow, max)
+      return
+    }
+    if (this.inFlight >= this.maxInFlight) {
+      this.failed(`${this.inFlight} calls unanswered`)
       this.fallback(key, cb, timeWindow, max)
       return
     }
     const call: Call = { store: this, key, cb, timeWindow, max, timer: null, settled: false }
+    this.inFlight++
     this.scripted.gatehouseRateLimit(key, timeWindow, (err, res) => replied(call, err, res))
     // ioredis answers asynchronously, even a rejection: the call is never settled here.
     call.timer = setTimeout(timerFired, this.timeoutMs, call)
   }
 
+  // Every call sent is answered once: a reply, an error, or the rejection ioredis gives
+  // each pending call when the connection closes.
+  answered () {
+    this.inFlight--
+  }
+
   // The outcome of one counting call: the reply, or the timeout, whichever came first.
   settle (call: Call, err: Error | null, res?: [number, number]) {
     if (err !== null || res === undefined) {
-      this.markDegraded(err ?? new Error('empty reply'))
+      this.failed(err?.message ?? 'empty reply')
       this.fallback(call.key, call.cb, call.timeWindow, call.max)
       return
     }
+    if (this.degraded) this.succeeded()
     call.cb(null, { current: res[0], ttl: res[1] })
   }
 
@@ -205,29 +243,32 @@ export class RedisRateLimitStore implements GatewayRateLimitStore {
     else cb(UNAVAILABLE)
   }
 
-  private markDegraded (err: Error) {
-    if (this.degraded || this.closing) return
+  // A reason, not an Error: while the connection is down this runs for every request.
+  private failed (reason: string) {
+    if (this.closing) return
+    this.lastFailureMs = performance.now()
+    if (this.degraded) return
     this.degraded = true
     this.opts.metrics.rateLimitStoreDegraded.set(1)
-    this.opts.logger.warn({ reason: err.message, onStoreError: this.opts.config.onStoreError },
+    this.opts.logger.warn({ reason, onStoreError: this.opts.config.onStoreError },
       'rate-limit store degraded')
     this.startProbe()
   }
 
-  private markRecovered () {
+  private succeeded () {
     if (!this.degraded || this.closing) return
+    if (performance.now() - this.lastFailureMs < this.quietMs) return
     this.degraded = false
     this.stopProbe()
     this.opts.metrics.rateLimitStoreDegraded.set(0)
     this.opts.logger.info('rate-limit store recovered')
   }
 
-  // Recovery needs the real script to answer, not just a socket (`ready`) or a PING: a
-  // Redis that accepts connections but refuses writes (READONLY, OOM) would otherwise
-  // flap between degraded and recovered on every request.
+  // The probe is the real script, not just a socket (`ready`) or a PING: a Redis that
+  // accepts connections but refuses writes (READONLY, OOM) is still failing every request.
   private startProbe () {
     if (this.probeTimer !== null) return
-    this.probeTimer = setInterval(() => this.probe(), this.opts.probeIntervalMs ?? DEFAULT_PROBE_INTERVAL_MS)
+    this.probeTimer = setInterval(() => this.probe(), this.quietMs)
     this.probeTimer.unref()
   }
 
@@ -236,7 +277,7 @@ export class RedisRateLimitStore implements GatewayRateLimitStore {
     this.probing = true
     this.incrDirect(this.probeKey, 1000, (err) => {
       this.probing = false
-      if (err === null) this.markRecovered()
+      if (err === null) this.succeeded()
     })
   }
 

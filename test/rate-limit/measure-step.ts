@@ -33,7 +33,7 @@ async function run (store: GatewayRateLimitStore, n: number, inflight: number) {
         if (err !== null || res === undefined) throw err
         if (store instanceof RedisRateLimitStore && store.degraded) degradedCalls++
         if (++finished === n) resolve()
-        // Deferred: a synchronous store (memory, or a degraded Redis one) must not recurse.
+        // Deferred: a synchronous store (memory, or a Redis one failing over at once) must not recurse.
         else queueMicrotask(next)
       }, 60_000, 1e9)
     }

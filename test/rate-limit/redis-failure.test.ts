@@ -97,9 +97,11 @@ for (const mode of MODES) {
   })
 }
 
-test('Redis hangs (connection open, no answer): the first request waits at most the timeout, later ones not at all; recovery when it answers', redisTestOptions, async (t) => {
+// Each request waits for its own call (per-call onStoreError, no degraded window); the
+// calls held meanwhile still reach Redis when it answers and count like any other.
+test('Redis hangs (connection open, no answer), deny: each request waits at most the timeout and is denied; once Redis answers the held calls count', redisTestOptions, async (t) => {
   const proxy = await createTcpProxy(t)
-  const { prefix } = await testRedis(t)
+  const { prefix, redis } = await testRedis(t)
   const gw = await gatewayOn(t, proxy.url, prefix, 'deny')
 
   assert.equal((await gw.inject('/api/users/1')).statusCode, 200)
@@ -110,7 +112,10 @@ test('Redis hangs (connection open, no answer): the first request waits at most 
 
   proxy.resume()
   await waitFor('the degraded gauge to return to 0', async () => (await metricValue(gw, 'gatehouse_ratelimit_store_degraded')) === 0)
-  assert.equal((await gw.inject('/api/users/1')).statusCode, 200)
+  const after = await gw.inject('/api/users/1')
+  assert.equal(after.statusCode, 429, 'the 1 + 5 earlier calls spent the budget of 3 in Redis')
+  assert.equal(after.json().code, 'GW_RATE_LIMITED')
+  assert.equal(await redis.get(`${prefix}users:127.0.0.1`), String(1 + MAX + 2 + 1))
   assert.equal(countMsg(gw.logs, RECOVERED), 1)
 })
 
