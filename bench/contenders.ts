@@ -9,7 +9,7 @@ export const BASELINE = 'bare-proxy'
 const JWT = { secret: 'gatehouse-bench-secret-0123456789abcdef0123456789', issuer: 'gatehouse-bench', audience: 'gatehouse-bench' }
 const SCOPE = 'bench:read'
 
-export const KINDS = ['direct', 'floor-probe', 'nginx', 'bare-proxy', 'fast-gateway', 'gatehouse-none', 'gatehouse-full', 'gatehouse-redis'] as const
+export const KINDS = ['direct', 'floor-probe', 'nginx', 'bare-proxy', 'fast-gateway', 'gatehouse-none', 'gatehouse-full', 'gatehouse-traced', 'gatehouse-redis'] as const
 export type Kind = typeof KINDS[number]
 
 export const DESCRIPTIONS: Record<Kind, string> = {
@@ -20,6 +20,7 @@ export const DESCRIPTIONS: Record<Kind, string> = {
   'fast-gateway': 'fast-gateway (restana + fast-proxy-lite), no policies',
   'gatehouse-none': 'Gatehouse: auth none, no rate limit, no breaker, access log off',
   'gatehouse-full': 'Gatehouse: JWT HS256 + scope, rate limit (memory, never hit), breaker, metrics, access log off',
+  'gatehouse-traced': 'Gatehouse full pipeline + tracing (every request sampled, OTLP/HTTP JSON to a local sink)',
   'gatehouse-redis': 'Gatehouse full pipeline, rate limit in Redis',
 }
 
@@ -47,6 +48,8 @@ export function gatehouseConfig (kind: Kind, o: GatehouseSetup): Record<string, 
     : { store: 'memory', default: NEVER_HIT }
   return {
     ...base,
+    // The backend answers any POST with 200: the span sink (the export is what costs here).
+    ...(kind === 'gatehouse-traced' ? { tracing: { otlp: { url: `${o.backendUrl}/v1/traces` }, sampleRatio: 1 } } : {}),
     auth: { jwt: { ...JWT, algorithms: ['HS256'] } },
     rateLimit,
     services: [{
