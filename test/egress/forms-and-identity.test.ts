@@ -1,5 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import net from 'node:net'
+import { once } from 'node:events'
+import { spawn, spawnSync } from 'node:child_process'
 import { createEgressGateway, connectVia, createEchoServer, proxyBearer, readToEnd, roundTrip } from '../helpers/egress.ts'
 import { closedPort, createUpstream } from '../helpers/upstream.ts'
 import { rawRequest } from '../helpers/raw-http.ts'
@@ -175,4 +178,32 @@ test('a destination that refuses, or a name that does not resolve, is 502 GW_BAD
     assert.doesNotMatch(problem.detail, /127\.0\.0\.1|ENOTFOUND/)
   }
   await waitFor('both refusals logged', () => gw.logs.filter((l) => l.egress === true && l.status === 502).length === 2)
+})
+
+// A listener that never accepts: once its accept queue is full the kernel drops further
+// SYNs, so a connect to it hangs until the gateway's own timer gives up.
+const PY_NEVER_ACCEPTS = 'import socket,sys\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\nprint(s.getsockname()[1],flush=True)\nsys.stdin.read()'
+const pythonMissing = spawnSync('python3', ['--version']).error === undefined ? false : 'needs python3 (a listener that never accepts): apt-get install python3'
+
+test('a destination slower to accept than timeouts.connect is 504 GW_UPSTREAM_TIMEOUT', { skip: pythonMissing }, async (t) => {
+  const py = spawn('python3', ['-c', PY_NEVER_ACCEPTS], { stdio: ['pipe', 'pipe', 'inherit'] })
+  t.after(() => { py.kill('SIGKILL') })
+  const [line] = await once(py.stdout!, 'data') as [Buffer]
+  const port = Number(line.toString().trim())
+  // Fill the accept queue: connect until one connect stays pending (bounded).
+  const fillers: net.Socket[] = []
+  t.after(() => { for (const s of fillers) s.destroy() })
+  for (let i = 0; i < 10; i++) {
+    const s = net.connect(port, '127.0.0.1')
+    s.on('error', () => {})
+    fillers.push(s)
+    const connected = await Promise.race([once(s, 'connect').then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, 300, false))])
+    if (!connected) break
+  }
+  const gw = await createEgressGateway(t, { allow: [{ host: '127.0.0.1', ports: [port] }], allowNetworks: LOCAL, timeouts: { connect: '300ms' } })
+  const started = Date.now()
+  const reply = await connectVia(t, gw.egressUrl, `127.0.0.1:${port}`, { 'Proxy-Authorization': proxyBearer() })
+  assert.equal(reply.status, 504)
+  assert.equal(JSON.parse(await readToEnd(reply)).code, 'GW_UPSTREAM_TIMEOUT')
+  assert.ok(Date.now() - started >= 250, 'answered by the connect timer, not by a refusal')
 })
