@@ -7,6 +7,9 @@
 
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'host',
+  // The egress listener answers `Expect: 100-continue` itself (Node's server does), so the
+  // body is already coming; the destination is not asked again.
+  'expect',
 ])
 
 const IDENTIFYING = new Set([

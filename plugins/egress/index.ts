@@ -18,7 +18,7 @@ import { createProxyAuthenticator, PROXY_CHALLENGE } from './identity.ts'
 import { createEgressLimiter } from './rate-limit.ts'
 import { checkedAddresses, connectChecked, systemLookup, type EgressLookup } from './connect.ts'
 import { openTunnel, type OpenTunnel } from './tunnel.ts'
-import { forward } from './forward.ts'
+import { createForwardAgent, forward } from './forward.ts'
 import { answerResponse, answerSocket } from './answer.ts'
 import type { EgressAllowEntry, EgressConfig } from './schema.ts'
 
@@ -79,7 +79,7 @@ export function createEgressProxy (opts: EgressOptions): EgressProxy {
   const authenticator = createProxyAuthenticator(opts.keys)
   const limit = createEgressLimiter({ store: opts.store, onStoreError: opts.onStoreError })
   // Pooled keep-alive connections to destinations (keyed by checked address and port).
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 256, maxFreeSockets: 64, scheduling: 'lifo' })
+  const agent = createForwardAgent(opts.settings().timeouts.connectMs)
   // Open tunnels and the bytes of each already counted in gatehouse_egress_bytes_total:
   // counted once a second (and at the end), not per chunk.
   const tunnels = new Map<OpenTunnel, { destination: string, up: number, down: number }>()
@@ -254,7 +254,6 @@ export function createEgressProxy (opts: EgressOptions): EgressProxy {
       address: admission.addresses[0]!,
       agent,
       removeHeaders: admission.policy.removeHeaders,
-      connectMs: config.timeouts.connectMs,
       idleMs: config.timeouts.idleMs,
       onUp: (n) => { done.bytesUp += n; counters.onUp(n) },
       onDown: (n) => { done.bytesDown += n; counters.onDown(n) },
@@ -299,7 +298,7 @@ export function createEgressProxy (opts: EgressOptions): EgressProxy {
     cutAll () {
       for (const t of tunnels.keys()) t.cut()
       server.closeAllConnections()
-      agent.destroy()
+      agent.destroy().catch(() => {})
     },
   }
 }

@@ -207,3 +207,31 @@ test('a destination slower to accept than timeouts.connect is 504 GW_UPSTREAM_TI
   assert.equal(JSON.parse(await readToEnd(reply)).code, 'GW_UPSTREAM_TIMEOUT')
   assert.ok(Date.now() - started >= 250, 'answered by the connect timer, not by a refusal')
 })
+
+test('absolute-form POST streams its body to the destination and the answer back, counted both ways', async (t) => {
+  const up = await createUpstream(t, (req, res, body) => {
+    const text = `got ${body.length} ${req.headers['transfer-encoding'] ?? req.headers['content-length']}`
+    res.writeHead(200, { 'content-type': 'text/plain', 'content-length': text.length })
+    res.end(text)
+  })
+  const gw = await createEgressGateway(t, { allow: [{ host: '127.0.0.1', ports: [up.port] }], allowNetworks: LOCAL })
+  const payload = 'x'.repeat(100_000)
+  const res = await rawRequest(gw.egressUrl, `POST http://127.0.0.1:${up.port}/upload HTTP/1.1\r\nHost: 127.0.0.1:${up.port}\r\n` +
+    `Proxy-Authorization: ${proxyBearer()}\r\nContent-Type: text/plain\r\nContent-Length: ${payload.length}\r\nConnection: close\r\n\r\n${payload}`)
+  assert.equal(res.status, 200)
+  assert.equal(res.body, `got ${payload.length} ${payload.length}`)
+  const line = await gw.waitForLog((l) => l.egress === true && l.method === 'POST')
+  assert.equal(line.bytesUp, payload.length)
+  assert.equal(line.bytesDown, `got ${payload.length} ${payload.length}`.length)
+})
+
+test('an absolute-form destination silent past timeouts.idle is 504 GW_UPSTREAM_TIMEOUT, and its request is given up', async (t) => {
+  let closed!: () => void
+  const gaveUp = new Promise<void>((resolve) => { closed = resolve })
+  const up = await createUpstream(t, (req) => { req.socket.once('close', () => closed()) })
+  const gw = await createEgressGateway(t, { allow: [{ host: '127.0.0.1', ports: [up.port] }], allowNetworks: LOCAL, timeouts: { idle: '300ms' } })
+  const res = await rawRequest(gw.egressUrl, `GET http://127.0.0.1:${up.port}/slow HTTP/1.1\r\nHost: x\r\nProxy-Authorization: ${proxyBearer()}\r\nConnection: close\r\n\r\n`)
+  assert.equal(res.status, 504)
+  assert.equal(JSON.parse(res.body).code, 'GW_UPSTREAM_TIMEOUT')
+  await gaveUp
+})
