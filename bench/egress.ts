@@ -15,6 +15,9 @@ import { referenceMissing, startReference, type ReferenceKind } from './forward-
 import type { BenchOptions } from './options.ts'
 
 const TUNNEL_BYTES = 1024 * 1024 * 1024
+// Issue 20: 200 tunnels at once, 50 MiB each, with the gateway's RSS flat (back-pressure).
+const MANY_TUNNELS = 200
+const MANY_BYTES = 50 * 1024 * 1024
 const CHUNK = Buffer.alloc(1024 * 1024, 0x61)
 
 interface Proxy { name: string, url: string, headers: Record<string, string>, pid: number }
@@ -47,8 +50,8 @@ function rssKb (pid: number): number {
   return m === null ? 0 : Number(m[1])
 }
 
-// Writes TUNNEL_BYTES into `socket` (back-pressure respected), ends it, waits for the count.
-async function pour (socket: net.Socket): Promise<number> {
+// Writes `bytes` into `socket` (back-pressure respected), ends it, waits for the count.
+async function pour (socket: net.Socket, bytes = TUNNEL_BYTES): Promise<number> {
   const started = performance.now()
   const answer = new Promise<string>((resolve, reject) => {
     let text = ''
@@ -56,13 +59,13 @@ async function pour (socket: net.Socket): Promise<number> {
     socket.once('end', () => resolve(text))
     socket.once('error', reject)
   })
-  for (let sent = 0; sent < TUNNEL_BYTES; sent += CHUNK.length) {
+  for (let sent = 0; sent < bytes; sent += CHUNK.length) {
     if (!socket.write(CHUNK)) await new Promise((resolve) => socket.once('drain', resolve))
   }
   socket.end()
   const count = Number((await answer).trim().split('\n').pop())
-  if (count !== TUNNEL_BYTES) throw new Error(`the sink counted ${count} bytes of ${TUNNEL_BYTES}`)
-  return TUNNEL_BYTES / ((performance.now() - started) / 1000)
+  if (count !== bytes) throw new Error(`the sink counted ${count} bytes of ${bytes}`)
+  return bytes / ((performance.now() - started) / 1000)
 }
 
 function opened (port: number, connect?: { target: string, auth: string }): Promise<net.Socket> {
@@ -157,6 +160,20 @@ export async function egressBench (s: Session, opts: BenchOptions, log: (line: s
     log(`CONNECT tunnel, 1 GiB x 3 (median): direct TCP ${mib(median(directRates))}, through egress ${mib(median(tunnelRates))} ` +
       `= ${(median(tunnelRates) / median(directRates)).toFixed(2)}x; gateway RSS ${Math.round(before / 1024)} MiB before, ` +
       `${Math.round(Math.min(...rss) / 1024)}-${Math.round(Math.max(...rss) / 1024)} MiB while moving 3 GiB`)
+
+    const manyRss: number[] = []
+    const manyBefore = rssKb(gateway.pid)
+    const manySampler = setInterval(() => manyRss.push(rssKb(gateway.pid)), 100)
+    const started = performance.now()
+    try {
+      const sockets = await Promise.all(Array.from({ length: MANY_TUNNELS }, () => opened(egressPort!, { target: `127.0.0.1:${sink.port}`, auth })))
+      await Promise.all(sockets.map((socket) => pour(socket, MANY_BYTES)))
+    } finally {
+      clearInterval(manySampler)
+    }
+    const seconds = (performance.now() - started) / 1000
+    log(`${MANY_TUNNELS} tunnels at once, ${MANY_BYTES / 1024 / 1024} MiB each: ${mib(MANY_TUNNELS * MANY_BYTES / seconds)} in all; ` +
+      `gateway RSS ${Math.round(manyBefore / 1024)} MiB before, ${Math.round(Math.min(...manyRss) / 1024)}-${Math.round(Math.max(...manyRss) / 1024)} MiB while they ran`)
     return 0
   } finally {
     sink.close()
