@@ -94,17 +94,28 @@ const MAX_TIMER_MS = 2 ** 31 - 1
 // bookkeeping per request (docs/performance.md has the measurement). Larger or unsized
 // bodies stream as they come, with back-pressure. A small answer cut mid-body is a 502
 // then, where a streamed one can only be cut short on the client too.
-export const SMALL_ANSWER_BYTES = 16 * 1024
+const SMALL_ANSWER_BYTES = 16 * 1024
 
-// The answer's declared length when it may be collected whole, else -1. Not for HEAD and
-// 204/304 (no body follows their Content-Length), nor without a Content-Type (Fastify
-// would add one to a Buffer).
-function smallAnswerLength (method: string, statusCode: number, headers: Record<string, string | string[] | undefined>): number {
-  if (method === 'HEAD' || statusCode === 204 || statusCode === 304) return -1
-  const length = headers['content-length']
-  if (typeof length !== 'string' || headers['content-type'] === undefined) return -1
+// Whether the answer may be collected whole: one Content-Length of at most
+// SMALL_ANSWER_BYTES and a Content-Type. Not for HEAD and 204/304 (no body follows their
+// Content-Length), nor without a Content-Type (Fastify would add one to a Buffer). Read
+// off the raw header list, so an answer that streams is parsed only once, by undici.
+function isSmallAnswer (method: string, statusCode: number, raw: Buffer[]): boolean {
+  if (method === 'HEAD' || statusCode === 204 || statusCode === 304) return false
+  let length: string | null = null
+  let typed = false
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = util.headerNameToString(raw[i]!)
+    if (name === 'content-type') {
+      typed = true
+    } else if (name === 'content-length') {
+      if (length !== null) return false
+      length = raw[i + 1]!.toString('latin1')
+    }
+  }
+  if (length === null || !typed) return false
   const n = Number(length)
-  return Number.isInteger(n) && n >= 0 && n <= SMALL_ANSWER_BYTES ? n : -1
+  return Number.isInteger(n) && n >= 0 && n <= SMALL_ANSWER_BYTES
 }
 
 // One HTTP attempt. It is also undici's handler for the call, between the Agent and the
@@ -127,7 +138,7 @@ class ProxyAttempt extends UpstreamAttempt<Seam> implements LegacyHandler {
   timer: NodeJS.Timeout | null
   // Answered by the timeout before undici had a socket for it; undici's late word is dropped.
   settled: boolean
-  // A small answer being collected (smallAnswerLength): its chunks, until onComplete.
+  // A small answer being collected (isSmallAnswer): its chunks, until onComplete.
   chunks: Buffer[] | null
   answer: Dispatcher.ResponseData<unknown> | null
 
@@ -213,12 +224,10 @@ class ProxyAttempt extends UpstreamAttempt<Seam> implements LegacyHandler {
       clearTimeout(this.timer)
       this.timer = null
     }
-    const parsed = util.parseHeaders(headers) as Record<string, string | string[] | undefined>
-    const length = smallAnswerLength(this.opts.method, statusCode, parsed)
-    if (length < 0) return this.inner!.onHeaders(statusCode, headers, resume, statusText)
+    if (!isSmallAnswer(this.opts.method, statusCode, headers)) return this.inner!.onHeaders(statusCode, headers, resume, statusText)
     // undici's request() handler never sees this answer: its callback is ours to call.
     this.chunks = []
-    this.answer = { statusCode, statusText, headers: parsed, body: null as never, trailers: {}, opaque: this, context: {} } as Dispatcher.ResponseData<unknown>
+    this.answer = { statusCode, statusText, headers: util.parseHeaders(headers), body: null as never, trailers: {}, opaque: this, context: {} } as Dispatcher.ResponseData<unknown>
     return true
   }
 
