@@ -45,6 +45,34 @@ async function startSink (): Promise<{ port: number, close: () => void }> {
   return { port: (server.address() as net.AddressInfo).port, close: () => server.close() }
 }
 
+// A TCP source: pours `bytes` into each connection (back-pressure respected), then ends.
+async function startSource (bytes: number): Promise<{ port: number, close: () => void }> {
+  const server = net.createServer(async (socket) => {
+    socket.on('error', () => {})
+    for (let sent = 0; sent < bytes; sent += CHUNK.length) {
+      if (!socket.write(CHUNK)) await new Promise((resolve) => socket.once('drain', resolve))
+    }
+    socket.end()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return { port: (server.address() as net.AddressInfo).port, close: () => server.close() }
+}
+
+// Reads what the source pours into `socket` until its end.
+async function drink (socket: net.Socket, bytes = TUNNEL_BYTES): Promise<number> {
+  const started = performance.now()
+  let n = 0
+  await new Promise<void>((resolve, reject) => {
+    socket.on('data', (c: Buffer) => { n += c.length })
+    socket.once('end', resolve)
+    socket.once('error', reject)
+    socket.resume()
+  })
+  socket.destroy()
+  if (n !== bytes) throw new Error(`read ${n} bytes of ${bytes} from the source`)
+  return n / ((performance.now() - started) / 1000)
+}
+
 function rssKb (pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m === null ? 0 : Number(m[1])
@@ -56,6 +84,7 @@ async function pour (socket: net.Socket, bytes = TUNNEL_BYTES): Promise<number> 
   const answer = new Promise<string>((resolve, reject) => {
     let text = ''
     socket.on('data', (c: Buffer) => { text += c })
+    socket.resume()
     socket.once('end', () => resolve(text))
     socket.once('error', reject)
   })
@@ -76,8 +105,13 @@ function opened (port: number, connect?: { target: string, auth: string }): Prom
       let head = ''
       const onData = (c: Buffer) => {
         head += c.toString('latin1')
-        if (!head.includes('\r\n\r\n')) return
+        const end = head.indexOf('\r\n\r\n')
+        if (end === -1) return
         socket.off('data', onData)
+        // Paused with what followed the head put back: a source pours at once, and a
+        // flowing socket with no listener would drop it.
+        socket.pause()
+        if (head.length > end + 4) socket.unshift(Buffer.from(head.slice(end + 4), 'latin1'))
         if (head.startsWith('HTTP/1.1 200')) resolve(socket)
         else reject(new Error(`CONNECT answered ${head.split('\r\n')[0]}`))
       }
@@ -94,12 +128,14 @@ export async function egressBench (s: Session, opts: BenchOptions, log: (line: s
   const direct = await s.start({ name: 'direct', kind: 'direct', root: ROOT })
   const backend = new URL(direct.url)
   const sink = await startSink()
+  const source = await startSource(TUNNEL_BYTES)
+  const manySource = await startSource(MANY_BYTES)
   const [port, adminPort, egressPort] = await freePorts(3)
   const base = gatehouseConfig('gatehouse-full', { port: port!, adminPort: adminPort!, backendUrl: backend.origin, redisUrl: '', redisKeyPrefix: '' })
   const config = path.join(s.tmpDir, 'gatehouse-egress.yaml')
   writeFileSync(config, stringify({
     ...base,
-    egress: { host: '127.0.0.1', port: egressPort, allow: [{ host: '127.0.0.1', ports: [Number(backend.port), sink.port] }], allowNetworks: ['127.0.0.1/32'] },
+    egress: { host: '127.0.0.1', port: egressPort, allow: [{ host: '127.0.0.1', ports: [Number(backend.port), sink.port, source.port, manySource.port] }], allowNetworks: ['127.0.0.1/32'] },
   }))
   const gateway: Child = s.processes.start('gatehouse-egress', [process.execPath, ...NODE_FLAGS, path.join(ROOT, 'apps/gateway/cli.ts'), '--config', config],
     { core: s.pinning.proxyCore, logFile: path.join(s.tmpDir, 'gatehouse-egress.log'), cwd: ROOT })
@@ -141,42 +177,54 @@ export async function egressBench (s: Session, opts: BenchOptions, log: (line: s
         (closes.has(name) ? `   (closed the client connection ${closes.get(name)} times)` : ''))
     }
 
-    // 1 GiB: direct TCP copy vs the same bytes through a CONNECT tunnel; RSS sampled.
-    const directRates: number[] = []
-    const tunnelRates: number[] = []
+    // 1 GiB each way: a direct TCP copy vs the same bytes through a CONNECT tunnel, up
+    // (client to destination) and down (destination to client); RSS sampled meanwhile.
+    const rates = { upDirect: [] as number[], upTunnel: [] as number[], downDirect: [] as number[], downTunnel: [] as number[] }
     const rss: number[] = []
     const before = rssKb(gateway.pid)
     const sampler = setInterval(() => rss.push(rssKb(gateway.pid)), 100)
+    const through = (port: number) => opened(egressPort!, { target: `127.0.0.1:${port}`, auth })
     try {
       for (let i = 0; i < 3; i++) {
-        directRates.push(await pour(await opened(sink.port)))
-        tunnelRates.push(await pour(await opened(egressPort!, { target: `127.0.0.1:${sink.port}`, auth })))
+        rates.upDirect.push(await pour(await opened(sink.port)))
+        rates.upTunnel.push(await pour(await through(sink.port)))
+        rates.downDirect.push(await drink(await opened(source.port)))
+        rates.downTunnel.push(await drink(await through(source.port)))
       }
     } finally {
       clearInterval(sampler)
     }
     const mib = (bps: number) => `${Math.round(bps / 1024 / 1024)} MiB/s`
+    const line = (what: string, direct: number[], tunnel: number[]) =>
+      `  ${what}: direct TCP ${mib(median(direct))}, through egress ${mib(median(tunnel))} = ${(median(tunnel) / median(direct)).toFixed(2)}x`
     log('')
-    log(`CONNECT tunnel, 1 GiB x 3 (median): direct TCP ${mib(median(directRates))}, through egress ${mib(median(tunnelRates))} ` +
-      `= ${(median(tunnelRates) / median(directRates)).toFixed(2)}x; gateway RSS ${Math.round(before / 1024)} MiB before, ` +
-      `${Math.round(Math.min(...rss) / 1024)}-${Math.round(Math.max(...rss) / 1024)} MiB while moving 3 GiB`)
+    log('CONNECT tunnel, 1 GiB x 3 each way (median):')
+    log(line('up (client to destination)', rates.upDirect, rates.upTunnel))
+    log(line('down (destination to client)', rates.downDirect, rates.downTunnel))
+    log(`  gateway RSS ${Math.round(before / 1024)} MiB before, ${Math.round(Math.min(...rss) / 1024)}-${Math.round(Math.max(...rss) / 1024)} MiB while moving 6 GiB`)
 
-    const manyRss: number[] = []
-    const manyBefore = rssKb(gateway.pid)
-    const manySampler = setInterval(() => manyRss.push(rssKb(gateway.pid)), 100)
-    const started = performance.now()
-    try {
-      const sockets = await Promise.all(Array.from({ length: MANY_TUNNELS }, () => opened(egressPort!, { target: `127.0.0.1:${sink.port}`, auth })))
-      await Promise.all(sockets.map((socket) => pour(socket, MANY_BYTES)))
-    } finally {
-      clearInterval(manySampler)
+    // Issue 20: 200 tunnels at once, 50 MiB each, each way; RSS sampled.
+    for (const way of ['up', 'down'] as const) {
+      const manyRss: number[] = []
+      const manyBefore = rssKb(gateway.pid)
+      const manySampler = setInterval(() => manyRss.push(rssKb(gateway.pid)), 100)
+      const started = performance.now()
+      try {
+        const target = way === 'up' ? sink.port : manySource.port
+        const sockets = await Promise.all(Array.from({ length: MANY_TUNNELS }, () => through(target)))
+        await Promise.all(sockets.map((socket) => way === 'up' ? pour(socket, MANY_BYTES) : drink(socket, MANY_BYTES)))
+      } finally {
+        clearInterval(manySampler)
+      }
+      const seconds = (performance.now() - started) / 1000
+      log(`${MANY_TUNNELS} tunnels at once, ${MANY_BYTES / 1024 / 1024} MiB each, ${way}: ${mib(MANY_TUNNELS * MANY_BYTES / seconds)} in all; ` +
+        `gateway RSS ${Math.round(manyBefore / 1024)} MiB before, ${Math.round(Math.min(...manyRss) / 1024)}-${Math.round(Math.max(...manyRss) / 1024)} MiB while they ran`)
     }
-    const seconds = (performance.now() - started) / 1000
-    log(`${MANY_TUNNELS} tunnels at once, ${MANY_BYTES / 1024 / 1024} MiB each: ${mib(MANY_TUNNELS * MANY_BYTES / seconds)} in all; ` +
-      `gateway RSS ${Math.round(manyBefore / 1024)} MiB before, ${Math.round(Math.min(...manyRss) / 1024)}-${Math.round(Math.max(...manyRss) / 1024)} MiB while they ran`)
     return 0
   } finally {
     sink.close()
+    source.close()
+    manySource.close()
     for (const stop of stops) await stop()
   }
 }

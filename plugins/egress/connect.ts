@@ -3,6 +3,7 @@ import net from 'node:net'
 import { BadGateway, EgressPrivateAddress, UpstreamTimeout, type GatewayError } from '../errors/errors.ts'
 import { canonicalHost, type Destination } from './destination.ts'
 import type { AddressPolicy } from './addresses.ts'
+import type { DestinationReads } from './destination-reads.ts'
 
 // The name is resolved once and every address it gave is checked; the connection then
 // goes to one of those checked addresses, never to the name again, so a resolver that
@@ -39,14 +40,17 @@ export async function checkedAddresses (dest: Destination, policy: AddressPolicy
   return addresses
 }
 
-function connectOnce (address: string, port: number, deadline: number): Promise<net.Socket | GatewayError> {
+function connectOnce (address: string, port: number, deadline: number, reads: DestinationReads): Promise<net.Socket | GatewayError> {
   return new Promise((resolve) => {
-    const socket = net.connect({ host: address, port, noDelay: true })
+    // Half-open: a destination that has said all it will still hears the rest of the client.
+    const socket = net.connect({ host: address, port, noDelay: true, allowHalfOpen: true, onread: reads.onread })
     const timer = setTimeout(() => {
       socket.destroy()
       resolve(new UpstreamTimeout('The destination did not accept the connection in time'))
     }, Math.max(0, deadline - Date.now()))
     socket.once('connect', () => {
+      // Nothing is read until the tunnel attaches a client (DestinationReads.attach).
+      socket.pause()
       clearTimeout(timer)
       socket.removeAllListeners('error')
       resolve(socket)
@@ -62,11 +66,11 @@ function connectOnce (address: string, port: number, deadline: number): Promise<
 // A socket to the first checked address that accepts within `connectMs` (the next one is
 // tried when one refuses), or the answer to give.
 export async function connectChecked (addresses: string[], port: number, connectMs: number,
-  aborted: () => boolean): Promise<net.Socket | GatewayError> {
+  aborted: () => boolean, reads: DestinationReads): Promise<net.Socket | GatewayError> {
   const deadline = Date.now() + connectMs
   let last: GatewayError = new BadGateway('The destination refused or reset the connection')
   for (const address of addresses) {
-    const result = await connectOnce(address, port, deadline)
+    const result = await connectOnce(address, port, deadline, reads)
     if (result instanceof net.Socket) {
       if (aborted()) {
         result.destroy()

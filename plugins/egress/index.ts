@@ -18,6 +18,7 @@ import { createProxyAuthenticator, PROXY_CHALLENGE } from './identity.ts'
 import { createEgressLimiter } from './rate-limit.ts'
 import { checkedAddresses, connectChecked, systemLookup, type EgressLookup } from './connect.ts'
 import { openTunnel, type OpenTunnel } from './tunnel.ts'
+import { DestinationReads } from './destination-reads.ts'
 import { createForwardAgent, forward } from './forward.ts'
 import { answerResponse, answerSocket } from './answer.ts'
 import type { EgressAllowEntry, EgressConfig } from './schema.ts'
@@ -203,7 +204,8 @@ export function createEgressProxy (opts: EgressOptions): EgressProxy {
     admitted(done, admission)
     if ('error' in admission) return refuse(admission.error)
     const config = admission.policy.config
-    const upstream = await connectChecked(admission.addresses, dest.port, config.timeouts.connectMs, () => socket.destroyed)
+    const reads = new DestinationReads()
+    const upstream = await connectChecked(admission.addresses, dest.port, config.timeouts.connectMs, () => socket.destroyed, reads)
     if (!('write' in upstream)) return refuse(upstream)
     if (socket.destroyed) {
       upstream.destroy()
@@ -212,7 +214,7 @@ export function createEgressProxy (opts: EgressOptions): EgressProxy {
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
     done.status = 200
     counted(done.destination, 'CONNECT', 200)
-    const tunnel = openTunnel({ client: socket, upstream, head, idleMs: config.timeouts.idleMs })
+    const tunnel = openTunnel({ client: socket, upstream, reads, head, idleMs: config.timeouts.idleMs })
     tunnels.set(tunnel, { destination: done.destination, up: 0, down: 0 })
     flusher ??= setInterval(() => { for (const t of tunnels.keys()) flushBytes(t) }, BYTES_FLUSH_MS).unref()
     metrics.egressTunnels.inc()

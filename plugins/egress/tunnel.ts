@@ -1,9 +1,11 @@
-import type net from 'node:net'
+import net from 'node:net'
 import type { Duplex } from 'node:stream'
+import type { DestinationReads } from './destination-reads.ts'
 
-// A CONNECT tunnel once the destination's socket is open: bytes both ways through
-// pipe(), so back-pressure holds (a slow reader pauses the other side; nothing is
-// buffered beyond the sockets' own high-water marks). A side that ends half-closes
+// A CONNECT tunnel once the destination's socket is open: client to destination through
+// relayClient, destination to client through DestinationReads; back-pressure holds both ways
+// (a slow reader pauses the other side; nothing is buffered beyond the sockets' own
+// high-water marks and one chunk in flight). A side that ends half-closes
 // the other; an error or `idle` with no byte either way cuts both.
 
 export interface TunnelEnd {
@@ -23,8 +25,35 @@ export interface OpenTunnel {
 export interface TunnelOptions {
   client: Duplex
   upstream: net.Socket
+  // The upstream's reader, given to net.connect when it was dialled.
+  reads: DestinationReads
   head: Buffer
   idleMs: number
+}
+
+// Client to destination: pipe()'s back-pressure (pause on a full write, resume on its
+// drain), plus one thing pipe cannot know. The client's reads are stream reads (Node gives
+// an accepted socket no `onread`), each into a fresh 64 KiB buffer that lives until a GC.
+// A chunk the destination's socket took whole and at once (nothing left queued) is
+// never looked at again, so its memory is released now: malloc then hands the same warm
+// memory to the next read. A queued write still points at its bytes, so a queued chunk
+// is left alone. Gateway, 1 GiB up a tunnel (npm run bench -- --egress): page faults
+// 60,000 -> 2,400 per 3 GiB and 64 -> 2 old-space GCs forced by external memory.
+function relayClient (client: Duplex, upstream: net.Socket) {
+  const onDrain = () => client.resume()
+  client.on('data', (chunk: Buffer) => {
+    const ok = upstream.write(chunk)
+    // Only a buffer the chunk spans whole: a slice of a shared one is not ours to free.
+    const memory = chunk.buffer
+    if (upstream.writableLength === 0 && memory instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === memory.byteLength) {
+      memory.transfer(0)
+    }
+    if (!ok) {
+      client.pause()
+      upstream.once('drain', onDrain)
+    }
+  })
+  client.once('end', () => upstream.end())
 }
 
 export function openTunnel (opts: TunnelOptions): OpenTunnel {
@@ -57,7 +86,10 @@ export function openTunnel (opts: TunnelOptions): OpenTunnel {
     s.setTimeout?.(opts.idleMs, () => cut('idle'))
   }
   if (opts.head.length > 0) upstream.write(opts.head)
-  client.pipe(upstream)
-  upstream.pipe(client)
+  relayClient(client, upstream)
+  upstream.once('end', () => client.end())
+  // The http server hands over a net.Socket; anything else gets the stream path.
+  if (client instanceof net.Socket) opts.reads.attach(upstream, client)
+  else upstream.pipe(client)
   return { cut: () => cut('cut'), bytes: () => ({ up: upstream.bytesWritten, down: upstream.bytesRead }), ended }
 }

@@ -41,11 +41,13 @@ export interface ConnectReply {
 }
 
 // CONNECT `target` through the egress port; resolves with the answer's head. On a 200 the
-// socket is the tunnel (closed when the test ends).
-export function connectVia (t: TestContext, egressUrl: string, target: string, headers: Record<string, string> = {}): Promise<ConnectReply> {
+// socket is the tunnel (closed when the test ends). `halfOpen`: the client keeps sending
+// after the destination's side has ended, as a tunnel allows.
+export function connectVia (t: TestContext, egressUrl: string, target: string, headers: Record<string, string> = {},
+  opts: { halfOpen?: boolean } = {}): Promise<ConnectReply> {
   const { hostname, port } = new URL(egressUrl)
   return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), hostname)
+    const socket = net.connect({ port: Number(port), host: hostname, allowHalfOpen: opts.halfOpen === true })
     t.after(() => { socket.destroy() })
     let buf = Buffer.alloc(0)
     const timer = setTimeout(() => { socket.destroy(); reject(new Error(`CONNECT ${target}: no answer in 5 s`)) }, 5000)
