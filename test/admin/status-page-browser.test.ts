@@ -35,8 +35,19 @@ test('chromium with JavaScript off logs in with Basic, then sees a breaker open 
   for (let i = 0; i < 5; i++) await fetch(`${gw.url}/api/users/${i}`)
 
   const profile = await mkdtemp(join(tmpdir(), 'gatehouse-chromium-'))
-  t.after(() => rm(profile, { recursive: true, force: true }))
-  const launch = (httpCredentials?: { username: string, password: string }) => chromium.launchPersistentContext(profile, {
+  // One hook, in this order: a browser still running writes into its profile while the
+  // profile is being removed (ENOTEMPTY), and a failed hook would leave it running.
+  const opened: Array<{ close: () => Promise<void> }> = []
+  t.after(async () => {
+    for (const b of opened) await b.close().catch(() => {})
+    await rm(profile, { recursive: true, force: true, maxRetries: 5 })
+  })
+  const launch = async (httpCredentials?: { username: string, password: string }) => {
+    const context = await launchContext(httpCredentials)
+    opened.push(context)
+    return context
+  }
+  const launchContext = (httpCredentials?: { username: string, password: string }) => chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     args: FLAGS,
     headless: true,
@@ -48,7 +59,6 @@ test('chromium with JavaScript off logs in with Basic, then sees a breaker open 
   // No credentials: the browser gets the Basic challenge (headless, nobody answers the
   // prompt, so the navigation fails once the 401 is in).
   const anonymous = await launch()
-  t.after(() => anonymous.close())
   const blank = anonymous.pages()[0] ?? await anonymous.newPage()
   const challenged = blank.waitForEvent('response')
   await blank.goto(`${gw.adminUrl}/status`).catch(() => null)
@@ -58,7 +68,6 @@ test('chromium with JavaScript off logs in with Basic, then sees a breaker open 
   await anonymous.close()
 
   const browser = await launch({ username: 'ops', password: TOKEN })
-  t.after(() => browser.close())
   const page = browser.pages()[0] ?? await browser.newPage()
   const res = await page.goto(`${gw.adminUrl}/status`)
   assert.equal(res?.status(), 200)
