@@ -34,21 +34,21 @@ export interface TunnelOptions {
 // Client to destination: pipe()'s back-pressure (pause on a full write, resume on its
 // drain), plus one thing pipe cannot know. The client's reads are stream reads (Node gives
 // an accepted socket no `onread`), each into a fresh 64 KiB buffer that lives until a GC.
-// A chunk the destination's socket took whole and at once (nothing left queued) is
-// never looked at again, so its memory is released now: malloc then hands the same warm
-// memory to the next read. A queued write still points at its bytes, so a queued chunk
-// is left alone. Gateway, 1 GiB up a tunnel (npm run bench -- --egress): page faults
-// 60,000 -> 2,400 per 3 GiB and 64 -> 2 old-space GCs forced by external memory.
+// Once its write has completed, a chunk is never looked at again, so its memory is
+// released then: malloc hands the same warm memory to the next read. Gateway, 1 GiB up a
+// tunnel (npm run bench -- --egress): page faults 60,000 -> 2,400 per 3 GiB and 64 -> 2
+// old-space GCs forced by external memory.
+function release (chunk: Buffer) {
+  const memory = chunk.buffer
+  // Only a buffer the chunk spans whole: a slice of a shared one is not ours to free.
+  if (memory instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === memory.byteLength) memory.transfer(0)
+}
+
 function relayClient (client: Duplex, upstream: net.Socket) {
   const onDrain = () => client.resume()
   client.on('data', (chunk: Buffer) => {
-    const ok = upstream.write(chunk)
-    // Only a buffer the chunk spans whole: a slice of a shared one is not ours to free.
-    const memory = chunk.buffer
-    if (upstream.writableLength === 0 && memory instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === memory.byteLength) {
-      memory.transfer(0)
-    }
-    if (!ok) {
+    // The callback comes when the write is done with the bytes (written, or failed).
+    if (!upstream.write(chunk, () => release(chunk))) {
       client.pause()
       upstream.once('drain', onDrain)
     }
