@@ -1,4 +1,5 @@
 import type net from 'node:net'
+import type { Writable } from 'node:stream'
 
 // The tunnel's destination side is read through net's `onread` into one process-wide
 // buffer, then copied into a pooled chunk for the write to the client. A plain stream
@@ -20,32 +21,27 @@ function release (chunk: Buffer) {
   if (spare.length < SPARE_MAX) spare.push(chunk)
 }
 
-// One per tunnel: created before the destination is dialled (its `onread` goes into
-// net.connect), attached once the tunnel opens. The socket stays paused until then.
+// One per tunnel: created with the client before the destination is dialled (its
+// `onread` goes into net.connect), attached once the tunnel opens. The destination's
+// socket is paused at 'connect', so nothing is read before the 200 has gone out.
 export class DestinationReads {
+  private readonly client: Writable
   private socket: net.Socket | null = null
-  private client: net.Socket | null = null
-  // Read before attach (the socket is paused at 'connect', so only a server-first
-  // protocol racing that pause could land here); written first on attach.
-  private early: Buffer[] = []
   readonly onread = { buffer: readBuffer, callback: (n: number) => this.deliver(n) }
 
-  // Bytes from `socket` now go to `client`, with back-pressure: a write the client cannot
-  // take at once pauses the destination until it drains.
-  attach (socket: net.Socket, client: net.Socket) {
-    this.socket = socket
+  constructor (client: Writable) {
     this.client = client
-    for (const c of this.early) client.write(c)
-    this.early = []
+  }
+
+  // Bytes from `socket` now go to the client, with back-pressure: a write the client
+  // cannot take at once pauses the destination until it completes.
+  attach (socket: net.Socket) {
+    this.socket = socket
     socket.resume()
   }
 
   private deliver (n: number): boolean {
     const client = this.client
-    if (client === null) {
-      this.early.push(Buffer.from(readBuffer.subarray(0, n)))
-      return false
-    }
     // A client gone takes the tunnel down with it.
     if (client.destroyed) return false
     const chunk = spare.pop() ?? Buffer.allocUnsafe(READ_BYTES)

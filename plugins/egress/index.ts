@@ -204,7 +204,7 @@ export function createEgressProxy (opts: EgressOptions): EgressProxy {
     admitted(done, admission)
     if ('error' in admission) return refuse(admission.error)
     const config = admission.policy.config
-    const reads = new DestinationReads()
+    const reads = new DestinationReads(socket)
     const upstream = await connectChecked(admission.addresses, dest.port, config.timeouts.connectMs, () => socket.destroyed, reads)
     if (!('write' in upstream)) return refuse(upstream)
     if (socket.destroyed) {

@@ -1,4 +1,4 @@
-import net from 'node:net'
+import type net from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { DestinationReads } from './destination-reads.ts'
 
@@ -25,7 +25,7 @@ export interface OpenTunnel {
 export interface TunnelOptions {
   client: Duplex
   upstream: net.Socket
-  // The upstream's reader, given to net.connect when it was dialled.
+  // The upstream's reader (for `client`), given to net.connect when it was dialled.
   reads: DestinationReads
   head: Buffer
   idleMs: number
@@ -38,7 +38,7 @@ export interface TunnelOptions {
 // released then: malloc hands the same warm memory to the next read. Gateway, 1 GiB up a
 // tunnel (npm run bench -- --egress): page faults 60,000 -> 2,400 per 3 GiB and 64 -> 2
 // old-space GCs forced by external memory.
-function release (chunk: Buffer) {
+function freeChunk (chunk: Buffer) {
   const memory = chunk.buffer
   // Only a buffer the chunk spans whole: a slice of a shared one is not ours to free.
   if (memory instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === memory.byteLength) memory.transfer(0)
@@ -48,7 +48,7 @@ function relayClient (client: Duplex, upstream: net.Socket) {
   const onDrain = () => client.resume()
   client.on('data', (chunk: Buffer) => {
     // The callback comes when the write is done with the bytes (written, or failed).
-    if (!upstream.write(chunk, () => release(chunk))) {
+    if (!upstream.write(chunk, () => freeChunk(chunk))) {
       client.pause()
       upstream.once('drain', onDrain)
     }
@@ -88,8 +88,6 @@ export function openTunnel (opts: TunnelOptions): OpenTunnel {
   if (opts.head.length > 0) upstream.write(opts.head)
   relayClient(client, upstream)
   upstream.once('end', () => client.end())
-  // The http server hands over a net.Socket; anything else gets the stream path.
-  if (client instanceof net.Socket) opts.reads.attach(upstream, client)
-  else upstream.pipe(client)
+  opts.reads.attach(upstream)
   return { cut: () => cut('cut'), bytes: () => ({ up: upstream.bytesWritten, down: upstream.bytesRead }), ended }
 }

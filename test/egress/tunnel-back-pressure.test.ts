@@ -93,10 +93,12 @@ test('a destination that stops reading cannot make the gateway buffer a fast cli
 })
 
 test('bytes arrive intact both ways on many tunnels at once while slow readers on each side queue writes', async (t) => {
-  const TUNNELS = 16
-  const BYTES = 4 * MiB
+  const TUNNELS = 8
+  const BYTES = 24 * MiB
   // Each side sends random bytes in uneven writes and hashes what it reads; every other
-  // tunnel reads slowly on both sides, so the gateway's writes toward them queue.
+  // tunnel reads slowly on both sides, so the gateway's writes toward them queue. 24 MiB
+  // is more than the kernels' socket buffers take (8-12 MiB above): with 4 MiB nothing
+  // queued, and a chunk reused while its write was queued went unnoticed.
   const sendAll = async (socket: net.Socket, body: Buffer) => {
     for (let at = 0; at < body.length;) {
       const n = Math.min(body.length - at, 1 + Math.floor(Math.random() * 300_000))
@@ -110,9 +112,9 @@ test('bytes arrive intact both ways on many tunnels at once while slow readers o
     let chunks = 0
     socket.on('data', (c: Buffer) => {
       hash.update(c)
-      if (slow && ++chunks % 8 === 0) {
+      if (slow && ++chunks % 2 === 0) {
         socket.pause()
-        setTimeout(() => socket.resume(), 2)
+        setTimeout(() => socket.resume(), 5)
       }
     })
     socket.once('end', () => resolve(hash.digest('hex')))
