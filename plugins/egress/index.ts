@@ -89,8 +89,8 @@ export function createEgressProxy (opts: EgressOptions): EgressProxy {
     const seen = tunnels.get(tunnel)
     if (seen === undefined) return
     const now = tunnel.bytes()
-    if (now.up > seen.up) metrics.egressBytes.inc({ destination: seen.destination, direction: 'up' }, now.up - seen.up)
-    if (now.down > seen.down) metrics.egressBytes.inc({ destination: seen.destination, direction: 'down' }, now.down - seen.down)
+    if (now.up > seen.up) metrics.egressBytes.labels({ destination: seen.destination, direction: 'up' }).inc(now.up - seen.up)
+    if (now.down > seen.down) metrics.egressBytes.labels({ destination: seen.destination, direction: 'down' }).inc(now.down - seen.down)
     seen.up = now.up
     seen.down = now.down
   }
@@ -146,7 +146,7 @@ export function createEgressProxy (opts: EgressOptions): EgressProxy {
   }
 
   function counted (destination: string, method: string, status: number) {
-    metrics.egressRequests.inc({ destination, method, code: String(status) })
+    metrics.egressRequests.labels({ destination, method, code: String(status) }).inc()
   }
 
   // One access-log line per tunnel (at its end) or request: never a path or header value.
@@ -168,8 +168,8 @@ export function createEgressProxy (opts: EgressOptions): EgressProxy {
   }
 
   function byteCounters (destination: string) {
-    const up = metrics.egressBytes.labels(destination, 'up')
-    const down = metrics.egressBytes.labels(destination, 'down')
+    const up = metrics.egressBytes.labels({ destination, direction: 'up' })
+    const down = metrics.egressBytes.labels({ destination, direction: 'down' })
     return { onUp: (n: number) => up.inc(n), onDown: (n: number) => down.inc(n) }
   }
 

@@ -113,8 +113,8 @@ export function createGatewayMetrics (registry: Registry = new Registry()) {
       registers,
     }),
     // Egress (plugins/egress): destination is an allow entry's `host` or `denied`, never
-    // a resolved address or a path.
-    egressRequests: new Counter({
+    // a resolved address or a path. Fast counters: every egress request touches both.
+    egressRequests: new FastCounter({
       name: 'gatehouse_egress_requests_total',
       help: 'Egress requests and tunnels answered, by allow entry (or denied), method (CONNECT for tunnels) and status code',
       labelNames: ['destination', 'method', 'code'] as const,
@@ -125,7 +125,7 @@ export function createGatewayMetrics (registry: Registry = new Registry()) {
       help: 'Open egress CONNECT tunnels',
       registers,
     }),
-    egressBytes: new Counter({
+    egressBytes: new FastCounter({
       name: 'gatehouse_egress_bytes_total',
       help: 'Bytes moved through egress by allow entry and direction (up = to the destination)',
       labelNames: ['destination', 'direction'] as const,

@@ -7,22 +7,24 @@ import type { TestContext } from 'node:test'
 import { createGateway, type TestGateway } from './gateway.ts'
 import { JWT_SECRET, sign } from './tokens.ts'
 import type { EgressLookup } from '../../plugins/egress/index.ts'
+import type { BuildOptions } from '../../apps/gateway/app.ts'
 
 export interface EgressGateway extends TestGateway {
   egressUrl: string
   egressPort: number
 }
 
-// `egress` is the raw section (port 0 unless given); auth.jwt is the tests' HS256 secret.
+// `egress` is the raw section (port 0 unless given); auth.jwt is the tests' HS256 secret
+// unless `extra` brings its own auth.
 export async function createEgressGateway (t: TestContext, egress: Record<string, unknown>,
-  opts: { lookup?: EgressLookup, extra?: Record<string, unknown> } = {}): Promise<EgressGateway> {
+  opts: { lookup?: EgressLookup, extra?: Record<string, unknown>, build?: Omit<BuildOptions, 'logger' | 'egressLookup'> } = {}): Promise<EgressGateway> {
   const tg = await createGateway(t, {
     logging: { level: 'info', access: true },
     auth: { jwt: { secret: JWT_SECRET } },
     ...opts.extra,
     egress: { port: 0, ...egress },
     services: [],
-  }, { listen: true, build: opts.lookup === undefined ? {} : { egressLookup: opts.lookup } })
+  }, { listen: true, build: { ...opts.build, ...(opts.lookup === undefined ? {} : { egressLookup: opts.lookup }) } })
   const egressUrl = tg.listening!.egressUrl!
   return { ...tg, egressUrl, egressPort: Number(new URL(egressUrl).port) }
 }
