@@ -44,14 +44,27 @@ function freeChunk (chunk: Buffer) {
   if (memory instanceof ArrayBuffer && chunk.byteOffset === 0 && chunk.byteLength === memory.byteLength) memory.transfer(0)
 }
 
+const BATCH = 4
+
 function relayClient (client: Duplex, upstream: net.Socket) {
+  let batched = 0
   const onDrain = () => client.resume()
-  client.on('data', (chunk: Buffer) => {
-    // The callback comes when the write is done with the bytes (written, or failed).
-    if (!upstream.write(chunk, () => freeChunk(chunk))) {
+  const flush = () => {
+    batched = 0
+    upstream.uncork()
+    if (upstream.writableNeedDrain) {
       client.pause()
       upstream.once('drain', onDrain)
+    } else client.resume()
+  }
+  client.on('data', (chunk: Buffer) => {
+    if (batched === 0) {
+      upstream.cork()
+      setImmediate(flush)
     }
+    // The callback comes when the write is done with the bytes (written, or failed).
+    upstream.write(chunk, () => freeChunk(chunk))
+    if (++batched >= BATCH) client.pause()
   })
   client.once('end', () => upstream.end())
 }
