@@ -38,16 +38,18 @@ type Verifier = (token: string) => Promise<unknown>
 // key's tokens for the cache's lifetime. One verifier per key-set revision: a new set
 // starts with empty caches, as the public port's per-key verifiers do.
 function verifierFor (keys: KeySource): () => Verifier {
+  const make = (): Verifier => createVerifier({
+    ...verifyChecks(keys.jwt),
+    key: (decoded: { header: Record<string, unknown> }, cb: (err: Error | null, key: string) => void) =>
+      keyForHeader(keys, decoded.header, (err, key) => cb(err, key ?? '')),
+  })
   let revision = keys.revision()
-  let verifier: Verifier | null = null
+  let verifier = make()
   return () => {
-    if (verifier === null || keys.revision() !== revision) {
-      revision = keys.revision()
-      verifier = createVerifier({
-        ...verifyChecks(keys.jwt),
-        key: (decoded: { header: Record<string, unknown> }, cb: (err: Error | null, key: string) => void) =>
-          keyForHeader(keys, decoded.header, (err, key) => cb(err, key ?? '')),
-      })
+    const now = keys.revision()
+    if (now !== revision) {
+      revision = now
+      verifier = make()
     }
     return verifier
   }
