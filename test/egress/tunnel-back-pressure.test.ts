@@ -144,3 +144,23 @@ test('bytes arrive intact both ways on many tunnels at once while slow readers o
     assert.equal(there.got, digest(body), `tunnel ${i}: the bytes that went up differ from those the client sent`)
   }))
 })
+
+test('many fast clients at once cannot make the gateway buffer for destinations reading nothing (memory exhaustion upstream, 32 tunnels)', async (t) => {
+  // Every tunnel reads in the same poll phases, so their write batches are flushed side by
+  // side: each must still stall its own client, and every byte taken must arrive.
+  const TUNNELS = 32
+  const destinations: net.Socket[] = []
+  const port = await tcpServer(t, (socket) => {
+    destinations.push(socket)
+    socket.pause()
+  })
+  const gw = await createEgressGateway(t, { allow: [{ host: '127.0.0.1', ports: [port] }], allowNetworks: LOCAL })
+  const replies = await Promise.all(Array.from({ length: TUNNELS }, () =>
+    connectVia(t, gw.egressUrl, `127.0.0.1:${port}`, { 'Proxy-Authorization': proxyBearer() })))
+  for (const reply of replies) assert.equal(reply.status, 200)
+  const taken = await Promise.all(replies.map((reply) => pushUntilStalled(reply.socket, OFFERED)))
+  for (const [i, n] of taken.entries()) assert.ok(n < BOUND, `tunnel ${i}: the client handed over ${n / MiB} MiB to a destination reading nothing`)
+  for (const reply of replies) reply.socket.end()
+  const arrived = await Promise.all(destinations.map(drain))
+  assert.equal(arrived.reduce((a, b) => a + b, 0), taken.reduce((a, b) => a + b, 0))
+})
