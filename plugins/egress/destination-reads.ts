@@ -37,15 +37,14 @@ function release (chunk: Buffer) {
 export class DestinationReads {
   private readonly client: Writable
   private socket: net.Socket | null = null
-  // This tunnel's own read buffer while it is busy (or its write from it is queued).
+  // This tunnel's own read buffer while it is busy, until no write points at it and a
+  // read has come short. While it is set, every read lands in it.
   private own: Buffer | null = null
   private busy = false
-  // A write of `own`'s bytes is queued: `own` is not to be read into or given back.
-  private ownQueued = false
   // net calls `buffer` once at connect and again after every read: what it returns is
   // where the next read lands.
   readonly onread = {
-    buffer: () => this.nextBuffer(),
+    buffer: () => this.busy ? (this.own ??= take()) : sharedBuffer,
     callback: (n: number, buf: Uint8Array) => this.deliver(n, buf),
   }
 
@@ -60,51 +59,39 @@ export class DestinationReads {
     socket.resume()
   }
 
-  private nextBuffer (): Buffer {
-    if (this.busy) return (this.own ??= take())
-    if (this.own !== null && !this.ownQueued) {
-      release(this.own)
-      this.own = null
-    }
-    return sharedBuffer
-  }
-
   private deliver (n: number, buf: Uint8Array): boolean {
     const client = this.client
     // A client gone takes the tunnel down with it.
     if (client.destroyed) return false
     this.busy = n === READ_BYTES
-    if (buf === this.own) return this.writeOwn(this.own, n)
-    const chunk = take()
-    sharedBuffer.copy(chunk, 0, 0, n)
+    let chunk = this.own
+    if (chunk === null || buf !== chunk) {
+      chunk = take()
+      sharedBuffer.copy(chunk, 0, 0, n)
+    }
     let queued = false
     // The callback, not 'drain': a queued write below the high-water mark gets no 'drain'.
     client.write(chunk.subarray(0, n), () => {
       if (!queued) return
-      release(chunk)
+      this.recycle(chunk)
       this.socket?.resume()
     })
     if (client.writableLength === 0) {
-      release(chunk)
+      this.recycle(chunk)
       return true
     }
     queued = true
     return false
   }
 
-  private writeOwn (own: Buffer, n: number): boolean {
-    this.client.write(own.subarray(0, n), () => {
-      if (!this.ownQueued) return
-      this.ownQueued = false
-      // Quiet since: the next read already lands in the shared buffer.
-      if (!this.busy && this.own === own) {
-        release(own)
-        this.own = null
-      }
-      this.socket?.resume()
-    })
-    if (this.client.writableLength === 0) return true
-    this.ownQueued = true
-    return false
+  // No write points at `chunk` any more. A copy goes back to the pool; so does the
+  // tunnel's own buffer once it is quiet (its next read lands in the shared buffer).
+  private recycle (chunk: Buffer) {
+    if (chunk !== this.own) {
+      release(chunk)
+    } else if (!this.busy) {
+      release(chunk)
+      this.own = null
+    }
   }
 }
