@@ -29,6 +29,14 @@ export interface ProxyPluginOptions extends ForwardOptions {
 // Methods proxied; CONNECT and TRACE are never forwarded (TRACE echoes credentials).
 const METHODS = ['DELETE', 'GET', 'HEAD', 'PATCH', 'POST', 'PUT', 'OPTIONS']
 
+// http-proxy's default handler returns what reply.from() returns: the reply, a thenable,
+// which Fastify then awaits through an end-of-stream listener on the response, per
+// request. reply-from answers through its own callbacks (onResponse, onError) either way,
+// so the handler returns nothing and Fastify waits on nothing.
+const proxyHandler: NonNullable<FastifyHttpProxyOptions['handler']> = function proxyHandler (_request, reply, dest, options) {
+  reply.from(dest, options)
+}
+
 async function proxyPlugin (app: FastifyInstance, opts: ProxyPluginOptions) {
   const forward: ForwardOptions = { forwardAuthorization: opts.forwardAuthorization, isTrustedPeer: opts.isTrustedPeer }
   // reply-from calls request() on it; only its callback form is ever used (see
@@ -89,6 +97,7 @@ async function proxyPlugin (app: FastifyInstance, opts: ProxyPluginOptions) {
         internalRewriteLocationHeader: false,
         disableRequestLogging: true,
         undici,
+        handler: proxyHandler,
         // Its hook types allow an HTTP/2 server's raw request; ours run on the default
         // (Node's HTTP/2 compat layer hands the same request shape).
         replyOptions: replyOptions as FastifyHttpProxyOptions['replyOptions'],
