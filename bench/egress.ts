@@ -1,7 +1,8 @@
 // `npm run bench -- --egress`: the egress port against the reference forward proxies.
 // Absolute-form GETs through Gatehouse's egress, tinyproxy and squid in front of the same
 // backend (wrk, interleaved rounds, median req/s); then a CONNECT tunnel moving 1 GiB
-// against a direct TCP copy to the same sink, with the gateway's RSS sampled meanwhile.
+// against a direct TCP copy to the same sink and against the same bytes through the
+// reference proxies' own CONNECT tunnels, with the gateway's RSS sampled meanwhile.
 import { spawnSync } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
@@ -33,12 +34,17 @@ async function wrkThrough (s: Session, p: Proxy, target: string, connections: nu
   return parseWrk(readFileSync(logFile, 'utf8'))
 }
 
-// A TCP sink: counts what a connection sends and, when the sender ends, answers the count.
-async function startSink (): Promise<{ port: number, close: () => void }> {
+// A TCP sink: counts what a connection sends and answers the count once it reaches
+// `answerAt` bytes, or, with null, when the sender half-closes. squid and tinyproxy close
+// a tunnel both ways when the client ends it, so their tunnels need the first kind.
+async function startSink (answerAt: number | null): Promise<{ port: number, close: () => void }> {
   const server = net.createServer((socket) => {
     let n = 0
-    socket.on('data', (c: Buffer) => { n += c.length })
-    socket.on('end', () => socket.end(`${n}\n`))
+    socket.on('data', (c: Buffer) => {
+      n += c.length
+      if (n === answerAt) socket.write(`${n}\n`)
+    })
+    socket.on('end', () => socket.end(answerAt === null ? `${n}\n` : ''))
     socket.on('error', () => {})
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -78,12 +84,16 @@ function rssKb (pid: number): number {
   return m === null ? 0 : Number(m[1])
 }
 
-// Writes `bytes` into `socket` (back-pressure respected), ends it, waits for the count.
-async function pour (socket: net.Socket, bytes = TUNNEL_BYTES): Promise<number> {
+// Writes `bytes` into `socket` (back-pressure respected) and waits for the sink's count:
+// with `halfClose`, after ending its side (the tunnel stays open the other way).
+async function pour (socket: net.Socket, bytes: number, halfClose: boolean): Promise<number> {
   const started = performance.now()
   const answer = new Promise<string>((resolve, reject) => {
     let text = ''
-    socket.on('data', (c: Buffer) => { text += c })
+    socket.on('data', (c: Buffer) => {
+      text += c
+      if (text.endsWith('\n')) resolve(text)
+    })
     socket.resume()
     socket.once('end', () => resolve(text))
     socket.once('error', reject)
@@ -91,8 +101,10 @@ async function pour (socket: net.Socket, bytes = TUNNEL_BYTES): Promise<number> 
   for (let sent = 0; sent < bytes; sent += CHUNK.length) {
     if (!socket.write(CHUNK)) await new Promise((resolve) => socket.once('drain', resolve))
   }
-  socket.end()
-  const count = Number((await answer).trim().split('\n').pop())
+  if (halfClose) socket.end()
+  const text = await answer
+  socket.destroy()
+  const count = Number(text.trim())
   if (count !== bytes) throw new Error(`the sink counted ${count} bytes of ${bytes}`)
   return bytes / ((performance.now() - started) / 1000)
 }
@@ -112,7 +124,7 @@ function opened (port: number, connect?: { target: string, auth: string }): Prom
         // flowing socket with no listener would drop it.
         socket.pause()
         if (head.length > end + 4) socket.unshift(Buffer.from(head.slice(end + 4), 'latin1'))
-        if (head.startsWith('HTTP/1.1 200')) resolve(socket)
+        if (/^HTTP\/1\.[01] 200 /.test(head)) resolve(socket)
         else reject(new Error(`CONNECT answered ${head.split('\r\n')[0]}`))
       }
       socket.on('data', onData)
@@ -127,7 +139,8 @@ export async function egressBench (s: Session, opts: BenchOptions, log: (line: s
   if (spawnSync('wrk', ['-v'], { timeout: 2000 }).error !== undefined) return skipAll(log, 'the egress bench needs wrk (apt-get install wrk)')
   const direct = await s.start({ name: 'direct', kind: 'direct', root: ROOT })
   const backend = new URL(direct.url)
-  const sink = await startSink()
+  const sink = await startSink(TUNNEL_BYTES)
+  const manySink = await startSink(null)
   const source = await startSource(TUNNEL_BYTES)
   const manySource = await startSource(MANY_BYTES)
   const [port, adminPort, egressPort] = await freePorts(3)
@@ -135,7 +148,7 @@ export async function egressBench (s: Session, opts: BenchOptions, log: (line: s
   const config = path.join(s.tmpDir, 'gatehouse-egress.yaml')
   writeFileSync(config, stringify({
     ...base,
-    egress: { host: '127.0.0.1', port: egressPort, allow: [{ host: '127.0.0.1', ports: [Number(backend.port), sink.port, source.port, manySource.port] }], allowNetworks: ['127.0.0.1/32'] },
+    egress: { host: '127.0.0.1', port: egressPort, allow: [{ host: '127.0.0.1', ports: [Number(backend.port), sink.port, manySink.port, source.port, manySource.port] }], allowNetworks: ['127.0.0.1/32'] },
   }))
   const gateway: Child = s.processes.start('gatehouse-egress', [process.execPath, ...NODE_FLAGS, path.join(ROOT, 'apps/gateway/cli.ts'), '--config', config],
     { core: s.pinning.proxyCore, logFile: path.join(s.tmpDir, 'gatehouse-egress.log'), cwd: ROOT })
@@ -179,28 +192,42 @@ export async function egressBench (s: Session, opts: BenchOptions, log: (line: s
 
     // 1 GiB each way: a direct TCP copy vs the same bytes through a CONNECT tunnel, up
     // (client to destination) and down (destination to client); RSS sampled meanwhile.
-    const rates = { upDirect: [] as number[], upTunnel: [] as number[], downDirect: [] as number[], downTunnel: [] as number[] }
+    // The reference proxies' own CONNECT tunnels run in the same rounds: a relay in C on
+    // the proxy's core shows what a relay can reach here, since the client and the sink
+    // share the load core with each other, and a tunnel adds a hop on the other core.
+    const refs = proxies.filter((p) => p.name !== 'gatehouse-egress')
+    const relays = ['gatehouse-egress', ...refs.map((p) => p.name)]
+    const rates = {
+      up: { direct: [] as number[], ...Object.fromEntries(relays.map((name) => [name, [] as number[]])) } as Record<string, number[]>,
+      down: { direct: [] as number[], ...Object.fromEntries(relays.map((name) => [name, [] as number[]])) } as Record<string, number[]>,
+    }
     const rss: number[] = []
     const before = rssKb(gateway.pid)
     const sampler = setInterval(() => rss.push(rssKb(gateway.pid)), 100)
     const through = (port: number) => opened(egressPort!, { target: `127.0.0.1:${port}`, auth })
+    // squid and tinyproxy as configured here ask for no credentials on CONNECT.
+    const viaRef = (p: Proxy, port: number) => opened(Number(new URL(p.url).port), { target: `127.0.0.1:${port}`, auth })
     try {
       for (let i = 0; i < 3; i++) {
-        rates.upDirect.push(await pour(await opened(sink.port)))
-        rates.upTunnel.push(await pour(await through(sink.port)))
-        rates.downDirect.push(await drink(await opened(source.port)))
-        rates.downTunnel.push(await drink(await through(source.port)))
+        rates.up.direct!.push(await pour(await opened(sink.port), TUNNEL_BYTES, false))
+        rates.up['gatehouse-egress']!.push(await pour(await through(sink.port), TUNNEL_BYTES, false))
+        for (const p of refs) rates.up[p.name]!.push(await pour(await viaRef(p, sink.port), TUNNEL_BYTES, false))
+        rates.down.direct!.push(await drink(await opened(source.port)))
+        rates.down['gatehouse-egress']!.push(await drink(await through(source.port)))
+        for (const p of refs) rates.down[p.name]!.push(await drink(await viaRef(p, source.port)))
       }
     } finally {
       clearInterval(sampler)
     }
     const mib = (bps: number) => `${Math.round(bps / 1024 / 1024)} MiB/s`
-    const line = (what: string, direct: number[], tunnel: number[]) =>
-      `  ${what}: direct TCP ${mib(median(direct))}, through egress ${mib(median(tunnel))} = ${(median(tunnel) / median(direct)).toFixed(2)}x`
     log('')
-    log('CONNECT tunnel, 1 GiB x 3 each way (median):')
-    log(line('up (client to destination)', rates.upDirect, rates.upTunnel))
-    log(line('down (destination to client)', rates.downDirect, rates.downTunnel))
+    log('CONNECT tunnel, 1 GiB x 3 each way (median; ratios to the direct copy):')
+    for (const [what, way] of [['up (client to destination)', rates.up], ['down (destination to client)', rates.down]] as const) {
+      const direct = median(way.direct!)
+      const ours = median(way['gatehouse-egress']!)
+      log(`  ${what}: direct TCP ${mib(direct)}, through egress ${mib(ours)} = ${(ours / direct).toFixed(2)}x` +
+        refs.map((p) => `; ${p.name} ${mib(median(way[p.name]!))} = ${(median(way[p.name]!) / direct).toFixed(2)}x`).join(''))
+    }
     log(`  gateway RSS ${Math.round(before / 1024)} MiB before, ${Math.round(Math.min(...rss) / 1024)}-${Math.round(Math.max(...rss) / 1024)} MiB while moving 6 GiB`)
 
     // Issue 20: 200 tunnels at once, 50 MiB each, each way; RSS sampled. The tunnels' own
@@ -213,9 +240,10 @@ export async function egressBench (s: Session, opts: BenchOptions, log: (line: s
       const started = performance.now()
       const manySampler = setInterval(() => manyRss.push({ at: performance.now(), kb: rssKb(gateway.pid) }), 100)
       try {
-        const target = way === 'up' ? sink.port : manySource.port
+        const target = way === 'up' ? manySink.port : manySource.port
         const sockets = await Promise.all(Array.from({ length: MANY_TUNNELS }, () => through(target)))
-        await Promise.all(sockets.map((socket) => way === 'up' ? pour(socket, MANY_BYTES) : drink(socket, MANY_BYTES)))
+        // Up, each client half-closes its tunnel and waits for the count the other way.
+        await Promise.all(sockets.map((socket) => way === 'up' ? pour(socket, MANY_BYTES, true) : drink(socket, MANY_BYTES)))
       } finally {
         clearInterval(manySampler)
       }
@@ -231,6 +259,7 @@ export async function egressBench (s: Session, opts: BenchOptions, log: (line: s
     return 0
   } finally {
     sink.close()
+    manySink.close()
     source.close()
     manySource.close()
     for (const stop of stops) await stop()

@@ -17,7 +17,8 @@ export const USAGE = `usage: npm run bench -- [options]
   --load TOOL        wrk or autocannon (default: wrk when installed)
   --quick            a one-minute look: 3 rounds of 1 s warm-up + 1 s measured
   --egress           the egress port instead: absolute-form GETs against tinyproxy and
-                     squid, and a 1 GiB CONNECT tunnel against a direct TCP copy
+                     squid, and a 1 GiB CONNECT tunnel against a direct TCP copy and
+                     against tinyproxy's and squid's own tunnels
   --help             this text`
 
 export class UsageError extends Error {}
