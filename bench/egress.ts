@@ -34,17 +34,27 @@ async function wrkThrough (s: Session, p: Proxy, target: string, connections: nu
   return parseWrk(readFileSync(logFile, 'utf8'))
 }
 
-// A TCP sink: counts what a connection sends and answers the count once it reaches
-// `answerAt` bytes, or, with null, when the sender half-closes. squid and tinyproxy close
-// a tunnel both ways when the client ends it, so their tunnels need the first kind.
+// A TCP sink: counts what a connection sends and answers the count once, when it reaches
+// `answerAt` bytes or when the sender ends, whichever comes first (null: at the end only,
+// a half-close). squid and tinyproxy close a tunnel both ways when the client ends it, so
+// their tunnels need the count before that.
 async function startSink (answerAt: number | null): Promise<{ port: number, close: () => void }> {
   const server = net.createServer((socket) => {
     let n = 0
+    let answered = false
+    const answer = () => {
+      if (answered) return
+      answered = true
+      socket.write(`${n}\n`)
+    }
     socket.on('data', (c: Buffer) => {
       n += c.length
-      if (n === answerAt) socket.write(`${n}\n`)
+      if (n === answerAt) answer()
     })
-    socket.on('end', () => socket.end(answerAt === null ? `${n}\n` : ''))
+    socket.on('end', () => {
+      answer()
+      socket.end()
+    })
     socket.on('error', () => {})
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -195,26 +205,23 @@ export async function egressBench (s: Session, opts: BenchOptions, log: (line: s
     // The reference proxies' own CONNECT tunnels run in the same rounds: a relay in C on
     // the proxy's core shows what a relay can reach here, since the client and the sink
     // share the load core with each other, and a tunnel adds a hop on the other core.
+    const through = (port: number) => opened(egressPort!, { target: `127.0.0.1:${port}`, auth })
+    // squid and tinyproxy as configured here ask for no credentials on CONNECT.
     const refs = proxies.filter((p) => p.name !== 'gatehouse-egress')
-    const relays = ['gatehouse-egress', ...refs.map((p) => p.name)]
-    const rates = {
-      up: { direct: [] as number[], ...Object.fromEntries(relays.map((name) => [name, [] as number[]])) } as Record<string, number[]>,
-      down: { direct: [] as number[], ...Object.fromEntries(relays.map((name) => [name, [] as number[]])) } as Record<string, number[]>,
-    }
+    const paths: Array<{ name: string, open: (port: number) => Promise<net.Socket> }> = [
+      { name: 'direct', open: (port) => opened(port) },
+      { name: 'gatehouse-egress', open: through },
+      ...refs.map((p) => ({ name: p.name, open: (port: number) => opened(Number(new URL(p.url).port), { target: `127.0.0.1:${port}`, auth }) })),
+    ]
+    const up = new Map(paths.map((p) => [p.name, [] as number[]]))
+    const down = new Map(paths.map((p) => [p.name, [] as number[]]))
     const rss: number[] = []
     const before = rssKb(gateway.pid)
     const sampler = setInterval(() => rss.push(rssKb(gateway.pid)), 100)
-    const through = (port: number) => opened(egressPort!, { target: `127.0.0.1:${port}`, auth })
-    // squid and tinyproxy as configured here ask for no credentials on CONNECT.
-    const viaRef = (p: Proxy, port: number) => opened(Number(new URL(p.url).port), { target: `127.0.0.1:${port}`, auth })
     try {
       for (let i = 0; i < 3; i++) {
-        rates.up.direct!.push(await pour(await opened(sink.port), TUNNEL_BYTES, false))
-        rates.up['gatehouse-egress']!.push(await pour(await through(sink.port), TUNNEL_BYTES, false))
-        for (const p of refs) rates.up[p.name]!.push(await pour(await viaRef(p, sink.port), TUNNEL_BYTES, false))
-        rates.down.direct!.push(await drink(await opened(source.port)))
-        rates.down['gatehouse-egress']!.push(await drink(await through(source.port)))
-        for (const p of refs) rates.down[p.name]!.push(await drink(await viaRef(p, source.port)))
+        for (const p of paths) up.get(p.name)!.push(await pour(await p.open(sink.port), TUNNEL_BYTES, false))
+        for (const p of paths) down.get(p.name)!.push(await drink(await p.open(source.port)))
       }
     } finally {
       clearInterval(sampler)
@@ -222,11 +229,10 @@ export async function egressBench (s: Session, opts: BenchOptions, log: (line: s
     const mib = (bps: number) => `${Math.round(bps / 1024 / 1024)} MiB/s`
     log('')
     log('CONNECT tunnel, 1 GiB x 3 each way (median; ratios to the direct copy):')
-    for (const [what, way] of [['up (client to destination)', rates.up], ['down (destination to client)', rates.down]] as const) {
-      const direct = median(way.direct!)
-      const ours = median(way['gatehouse-egress']!)
-      log(`  ${what}: direct TCP ${mib(direct)}, through egress ${mib(ours)} = ${(ours / direct).toFixed(2)}x` +
-        refs.map((p) => `; ${p.name} ${mib(median(way[p.name]!))} = ${(median(way[p.name]!) / direct).toFixed(2)}x`).join(''))
+    for (const [what, rates] of [['up (client to destination)', up], ['down (destination to client)', down]] as const) {
+      const direct = median(rates.get('direct')!)
+      const rate = (name: string) => `${mib(median(rates.get(name)!))} = ${(median(rates.get(name)!) / direct).toFixed(2)}x`
+      log(`  ${what}: direct TCP ${mib(direct)}, through egress ${rate('gatehouse-egress')}` + refs.map((p) => `; ${p.name} ${rate(p.name)}`).join(''))
     }
     log(`  gateway RSS ${Math.round(before / 1024)} MiB before, ${Math.round(Math.min(...rss) / 1024)}-${Math.round(Math.max(...rss) / 1024)} MiB while moving 6 GiB`)
 
