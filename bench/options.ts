@@ -6,16 +6,19 @@ import { BASELINE, KINDS } from './contenders.ts'
 export type BenchOptions = ReturnType<typeof parseOptions>
 
 export const USAGE = `usage: npm run bench -- [options]
-  --rounds N         interleaved rounds (default 5; 3 with --quick)
+  --rounds N         interleaved rounds (default 15; 3 with --quick)
+  --forks N          processes per contender, measured in turn round by round
+                     (default 3; 1 with --quick)
   --warmup S         warm-up seconds before each measured window (default 1)
-  --duration S       measured seconds per contender per round (default 4; 1 with --quick)
+  --duration S       measured seconds per contender per round (default 1)
+                     (--egress: 5 rounds of 4 s by default)
   --connections N    concurrent keep-alive connections (default 50)
   --only a,b,...     contenders to run, of: ${KINDS.join(', ')}
                      (${BASELINE} always runs: the ratios are to it)
   --compare DIR      also run gatehouse-none and gatehouse-full from the checkout at DIR
                      (its own apps/gateway/cli.ts), named e.g. gatehouse-full@<sha>
   --load TOOL        wrk or autocannon (default: wrk when installed)
-  --quick            a one-minute look: 3 rounds of 1 s warm-up + 1 s measured
+  --quick            a one-minute look: one process each, 3 rounds of 1 s warm-up + 1 s measured
   --egress           the egress port instead: absolute-form GETs against tinyproxy and
                      squid, and a 1 GiB CONNECT tunnel against a direct TCP copy and
                      against tinyproxy's and squid's own tunnels
@@ -37,7 +40,7 @@ const B = { type: 'boolean' } as const
 export function parseOptions (argv: string[]) {
   let v
   try {
-    v = parseArgs({ args: argv, strict: true, options: { rounds: S, warmup: S, duration: S, connections: S, only: S, compare: S, load: S, quick: B, egress: B, help: B } }).values
+    v = parseArgs({ args: argv, strict: true, options: { rounds: S, forks: S, warmup: S, duration: S, connections: S, only: S, compare: S, load: S, quick: B, egress: B, help: B } }).values
   } catch (err) {
     throw new UsageError((err as Error).message)
   }
@@ -49,10 +52,12 @@ export function parseOptions (argv: string[]) {
   const compare = v.compare === undefined ? null : path.resolve(v.compare)
   if (compare !== null && !existsSync(path.join(compare, 'apps/gateway/cli.ts'))) throw new UsageError(`--compare ${compare}: no apps/gateway/cli.ts there`)
   return {
-    rounds: count(v.rounds, 'rounds', quick ? 3 : 5),
+    // The egress bench keeps its own rounds: 5 of 4 s (it runs one gateway process).
+    rounds: count(v.rounds, 'rounds', quick ? 3 : v.egress === true ? 5 : 15),
+    forks: count(v.forks, 'forks', quick ? 1 : 3),
     warmupS: count(v.warmup, 'warmup', 1, 0),
-    durationS: count(v.duration, 'duration', quick ? 1 : 4),
-    primeS: quick ? 1 : 3, // once per contender after start-up
+    durationS: count(v.duration, 'duration', v.egress === true && !quick ? 4 : 1),
+    primeS: quick ? 1 : 2, // once per process after start-up
     connections: count(v.connections, 'connections', 50),
     only: KINDS.filter((k) => k === BASELINE || only.includes(k)),
     compare, // another checkout of this repository

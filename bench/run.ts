@@ -10,7 +10,7 @@ import { nginxVersion } from './nginx.ts'
 import { parseOptions, UsageError, USAGE, type BenchOptions } from './options.ts'
 import { machineLine, packageVersion, writeReport, type Report } from './report.ts'
 import { openSession, smokeCheck, Skip, ROOT, type Running, type Session } from './session.ts'
-import { runRounds } from './rounds.ts'
+import { runRounds, type Forks } from './rounds.ts'
 import { summarise, tableRows, textTable } from './summary.ts'
 import { egressBench } from './egress.ts'
 
@@ -34,25 +34,30 @@ async function bench (s: Session, opts: BenchOptions): Promise<number> {
   const tool = opts.load ?? (spawnSync('wrk', ['-v'], { timeout: 2000 }).error === undefined ? 'wrk' : 'autocannon')
   const load: LoadSettings = { tool, connections: opts.connections, headers: s.headers, signal: s.signal, processes: s.processes, core: s.pinning.loadCore, tmpDir: s.tmpDir }
   const toolName = tool === 'wrk' ? spawnSync('wrk', ['-v'], { encoding: 'utf8' }).stdout.split('[')[0].trim() : `autocannon ${packageVersion(ROOT, 'autocannon')}`
-  const method = `${toolName}, ${opts.connections} keep-alive connections; ${opts.rounds} interleaved rounds of ` +
-    `${opts.warmupS} s warm-up + ${opts.durationS} s measured per contender, order rotated each round; ` +
-    `ratios per round to ${BASELINE}, medians (lowest-highest round)`
+  const method = `${toolName}, ${opts.connections} keep-alive connections; ${opts.forks} process${opts.forks === 1 ? '' : 'es'} per contender; ` +
+    `${opts.rounds} interleaved rounds of ${opts.warmupS} s warm-up + ${opts.durationS} s measured per contender (each round its next process), ` +
+    `order rotated each round; ratios per round to ${BASELINE}, medians (lowest-highest round)`
   log(s.pinning.note)
   log(`load: ${method}`)
 
-  const running: Running[] = []
+  const running: Forks[] = []
   const skipped: Report['skipped'] = []
   const problems: string[] = []
   for (const c of contenders(opts)) {
     s.signal.throwIfAborted()
     try {
-      const r = await s.start(c)
-      await smokeCheck(r, s.headers)
-      // Once before round 1, so the JIT's first minutes are not one contender's first round.
-      const primed = await runLoad(load, r.url, opts.primeS)
-      if (failedRequests(primed) > 0) problems.push(`${c.name}: ${failedRequests(primed)} failed requests while priming ${JSON.stringify(primed.errors)}`)
-      running.push(r)
-      log(`started ${c.name} (pid ${r.child.pid})`)
+      // `direct` is the backend itself: one process whatever --forks says.
+      const forks: Running[] = []
+      for (let fork = 0; fork < (c.kind === 'direct' ? 1 : opts.forks); fork++) {
+        const r = await s.start(c, fork)
+        await smokeCheck(r, s.headers)
+        // Once before round 1, so the JIT's first seconds are not one contender's first round.
+        const primed = await runLoad(load, r.url, opts.primeS)
+        if (failedRequests(primed) > 0) problems.push(`${c.name}: ${failedRequests(primed)} failed requests while priming ${JSON.stringify(primed.errors)}`)
+        forks.push(r)
+      }
+      running.push({ name: c.name, forks })
+      log(`started ${c.name} (pid ${forks.map((r) => r.child.pid).join(', ')})`)
     } catch (err) {
       if (s.signal.aborted) throw err
       const reason = (err as Error).message
@@ -65,8 +70,8 @@ async function bench (s: Session, opts: BenchOptions): Promise<number> {
   const samples = await runRounds(load, running, { ...opts, clkTck: s.clkTck, signal: s.signal }, problems, log)
 
   const baseline = samples.get(BASELINE) ?? []
-  const measured = running.map((r) => ({
-    name: r.contender.name, description: describe(r.contender), summary: summarise(r.contender.name, samples.get(r.contender.name)!, baseline), samples: samples.get(r.contender.name)!,
+  const measured = running.map(({ name, forks }) => ({
+    name, description: describe(forks[0]!.contender), summary: summarise(name, samples.get(name)!, baseline), samples: samples.get(name)!,
   }))
   for (const m of measured) if (m.summary.failed > 0) problems.push(`${m.name}: ${m.summary.failed} failed requests; its numbers are not valid`)
   const versions = ['fastify', '@fastify/http-proxy', 'undici', 'fast-gateway'].map((p) => `${p} ${packageVersion(ROOT, p)}`)

@@ -14,10 +14,11 @@ import { deleteKeys, redisProblem } from './redis.ts'
 export const ROOT = path.resolve(import.meta.dirname, '..')
 export const REDIS_URL = process.env.GATEHOUSE_BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
 
-// Every Node process the bench starts runs with these. Each contender sits idle while the
-// others are measured (25 s and more), and V8's memory reducer shrinks an idle heap: the
-// next seconds then run on a young generation a few MB small, with a scavenge every few
-// milliseconds and objects promoted that would have died young. Measured on Gatehouse
+// Every Node process the bench starts runs with these. Each process sits idle while the
+// others are measured (about 50 s with 9 contenders of 3 processes), and V8's memory
+// reducer shrinks an idle heap: the next seconds then run on a young generation a few MB
+// small, with a scavenge every few milliseconds and objects promoted that would have died
+// young. Measured on Gatehouse
 // after 90 s idle: 1,012, 567, 432, 346 µs/request in the first seconds against ~200
 // steady, back after ~6 s; with the flag, 287, 201, 202. A 1 s warm-up would measure that
 // recovery, not the proxy; a proxy under sustained load never idles long enough for it.
@@ -27,7 +28,8 @@ export const NODE_FLAGS = ['--no-memory-reducer']
 // A contender this machine cannot run (no nginx, no Redis): listed with why, not a failure.
 export class Skip extends Error {}
 
-export interface Running { contender: Contender, url: string, child: Child }
+// One process of a contender; `fork` numbers a contender's processes from 0.
+export interface Running { contender: Contender, fork: number, url: string, child: Child }
 
 export async function openSession () {
   const abort = new AbortController()
@@ -81,8 +83,10 @@ export async function openSession () {
     throw err
   }
 
-  async function start (c: Contender): Promise<Running> {
-    if (c.kind === 'direct') return { contender: c, url: backendUrl + LOAD_PATH, child: backend }
+  // fork: which of the contender's processes this is (files and process names carry it).
+  async function start (c: Contender, fork = 0): Promise<Running> {
+    if (c.kind === 'direct') return { contender: c, fork: 0, url: backendUrl + LOAD_PATH, child: backend }
+    const name = fork === 0 ? c.name : `${c.name}.${fork}`
     const core = pinning.proxyCore
     if (c.kind.startsWith('gatehouse-')) {
       if (c.kind === 'gatehouse-redis') {
@@ -91,24 +95,24 @@ export async function openSession () {
         redisUsed = true
       }
       const [port, adminPort] = await freePorts(2)
-      const config = path.join(tmpDir, `${c.name}.yaml`)
+      const config = path.join(tmpDir, `${name}.yaml`)
       writeFileSync(config, stringify(gatehouseConfig(c.kind, { port, adminPort, backendUrl, redisUrl: REDIS_URL, redisKeyPrefix })))
-      const child = node(c.name, [path.join(c.root, 'apps/gateway/cli.ts'), '--config', config], core, c.root)
+      const child = node(name, [path.join(c.root, 'apps/gateway/cli.ts'), '--config', config], core, c.root)
       await waitForHttp(child, `http://127.0.0.1:${adminPort}/readyz`, 200)
-      return { contender: c, url: `http://127.0.0.1:${port}${LOAD_PATH}`, child }
+      return { contender: c, fork, url: `http://127.0.0.1:${port}${LOAD_PATH}`, child }
     }
     const [port] = await freePorts(1)
     const url = `http://127.0.0.1:${port}${LOAD_PATH}`
     let child: Child
     if (c.kind === 'nginx') {
       if (nginxVersion() === null) throw new Skip('no nginx binary on PATH (apt-get install nginx-light)')
-      child = processes.start(c.name, nginxCommand(path.join(tmpDir, 'nginx'), port, backendUrl), { core, logFile: logFile(c.name) })
+      child = processes.start(name, nginxCommand(path.join(tmpDir, name), port, backendUrl), { core, logFile: logFile(name) })
     } else {
       if (c.kind === 'fast-gateway' && !installed('fast-gateway')) throw new Skip('the fast-gateway package is not installed')
-      child = node(c.name, [path.join(ROOT, `bench/servers/${c.kind}.ts`), '--port', String(port), '--upstream', backendUrl, '--prefix', PREFIX], core)
+      child = node(name, [path.join(ROOT, `bench/servers/${c.kind}.ts`), '--port', String(port), '--upstream', backendUrl, '--prefix', PREFIX], core)
     }
     await waitForHttp(child, url, 200)
-    return { contender: c, url, child }
+    return { contender: c, fork, url, child }
   }
 
   return { tmpDir, pinning, clkTck: clockTicksPerSecond(), processes, headers: benchHeaders(), signal: abort.signal, start, close }

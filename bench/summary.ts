@@ -3,6 +3,7 @@
 
 export interface Sample {
   round: number
+  fork: number // which of the contender's processes
   requests: number
   rps: number
   p50Ms: number | null

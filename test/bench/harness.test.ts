@@ -68,7 +68,7 @@ test('/proc/<pid>/stat: utime + stime even when the command name holds spaces an
 })
 
 const sample = (round: number, rps: number, cpuUsPerReq: number | null, errors = {}): Sample =>
-  ({ round, requests: rps * 4, rps, p50Ms: 1, p99Ms: 2, cpuUsPerReq, errors })
+  ({ round, fork: 0, requests: rps * 4, rps, p50Ms: 1, p99Ms: 2, cpuUsPerReq, errors })
 
 test('median of odd and even counts; none of nothing', () => {
   assert.equal(median([3, 1, 2]), 2)
@@ -93,11 +93,17 @@ test('ratios are taken per round against the baseline of the same round, then th
 })
 
 test('bench options: bad values are usage errors; the baseline always runs', () => {
-  for (const argv of [['--rounds', '0'], ['--duration', '1.5'], ['--only', 'nope'], ['--load', 'ab'], ['--bogus'], ['--compare', '/nonexistent']]) {
+  for (const argv of [['--rounds', '0'], ['--forks', '0'], ['--duration', '1.5'], ['--only', 'nope'], ['--load', 'ab'], ['--bogus'], ['--compare', '/nonexistent']]) {
     assert.throws(() => parseOptions(argv), UsageError, argv.join(' '))
   }
   assert.deepEqual(parseOptions(['--only', 'nginx']).only, ['nginx', 'bare-proxy'])
   const quick = parseOptions(['--quick'])
   assert.equal(quick.rounds, 3)
+  assert.equal(quick.forks, 1)
   assert.equal(parseOptions(['--warmup', '0']).warmupS, 0)
+  // Several processes per contender by default; the egress bench keeps its 5 rounds of 4 s.
+  const full = parseOptions([])
+  assert.deepEqual([full.forks, full.rounds, full.durationS], [3, 15, 1])
+  const egress = parseOptions(['--egress'])
+  assert.deepEqual([egress.rounds, egress.durationS], [5, 4])
 })
