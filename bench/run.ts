@@ -53,7 +53,7 @@ async function bench (s: Session, opts: BenchOptions): Promise<number> {
         await smokeCheck(r, s.headers)
         // Once before round 1, so the JIT's first seconds are not one contender's first round.
         const primed = await runLoad(load, r.url, opts.primeS)
-        if (failedRequests(primed) > 0) problems.push(`${c.name}: ${failedRequests(primed)} failed requests while priming ${JSON.stringify(primed.errors)}`)
+        if (failedRequests(primed) > 0) problems.push(`${c.name}.${fork}: ${failedRequests(primed)} failed requests while priming ${JSON.stringify(primed.errors)}`)
         forks.push(r)
       }
       running.push({ name: c.name, forks })

@@ -18,10 +18,10 @@ export const REDIS_URL = process.env.GATEHOUSE_BENCH_REDIS_URL ?? 'redis://127.0
 // others are measured (about 50 s with 9 contenders of 3 processes), and V8's memory
 // reducer shrinks an idle heap: the next seconds then run on a young generation a few MB
 // small, with a scavenge every few milliseconds and objects promoted that would have died
-// young. Measured on Gatehouse
-// after 90 s idle: 1,012, 567, 432, 346 µs/request in the first seconds against ~200
-// steady, back after ~6 s; with the flag, 287, 201, 202. A 1 s warm-up would measure that
-// recovery, not the proxy; a proxy under sustained load never idles long enough for it.
+// young. Measured on Gatehouse after 90 s idle: 1,012, 567, 432, 346 µs/request in the
+// first seconds against ~200 steady, back after ~6 s; with the flag, 287, 201, 202. A 1 s
+// warm-up would measure that recovery, not the proxy; a proxy under sustained load never
+// idles long enough for it.
 // The same flag for every contender, so none is tuned apart.
 export const NODE_FLAGS = ['--no-memory-reducer']
 
